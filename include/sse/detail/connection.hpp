@@ -1,0 +1,286 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_DETAIL_CONNECTION_HPP
+#define ASIO_SSE_DETAIL_CONNECTION_HPP
+
+#include <sse/detail/asio.hpp>
+#include <sse/detail/http_parser.hpp>
+#include <sse/detail/router.hpp>
+#include <sse/detail/server_state.hpp>
+#include <sse/detail/transport.hpp>
+#include <sse/stream.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+namespace sse::detail {
+
+/// The response head that opens every stream (and the `retry:` line, if configured).
+inline std::string stream_head(const server_options& o)
+{
+    std::string head = "HTTP/1.1 200 OK\r\n"
+                       "Content-Type: text/event-stream; charset=utf-8\r\n"
+                       "Cache-Control: no-cache\r\n"
+                       "Connection: keep-alive\r\n"
+                       "X-Accel-Buffering: no\r\n"
+                       "\r\n";
+    if (o.retry) head.append("retry: ").append(std::to_string(o.retry->count())).append("\n");
+    return head;
+}
+
+/** @brief An accepted connection until it becomes a stream: handshake, bounded head read,
+    routing, plain responses (with keep-alive), and every error answer. */
+template <class Socket>
+class connection final : public session, public std::enable_shared_from_this<connection<Socket>> {
+public:
+    using strand_type = asio::strand<asio::any_io_executor>;
+
+    connection(Socket socket, strand_type strand, std::shared_ptr<server_state> state,
+               std::shared_ptr<const router> routes, connection_slot slot, asio::ip::address remote)
+        : reg_(std::move(state)), socket_(std::move(socket)), strand_(std::move(strand)), timer_(strand_),
+          routes_(std::move(routes)), slot_(std::move(slot)), remote_(std::move(remote)),
+          parser_(reg_.state().options.max_head_bytes, reg_.state().options.max_headers)
+    {
+    }
+
+    void start()
+    {
+        reg_.enroll(this->weak_from_this());
+        arm_deadline();
+        transport<Socket>::async_handshake(socket_, [self = this->shared_from_this()](std::error_code ec) {
+            if (ec)
+                self->close();
+            else
+                self->do_read();
+        });
+    }
+
+private:
+    const server_options& options() const noexcept { return reg_.state().options; }
+
+    void shutdown() override
+    {
+        asio::dispatch(strand_, [self = this->shared_from_this()] {
+            if (!self->busy_) self->close();
+        });
+    }
+
+    void arm_deadline()
+    {
+        timer_.expires_after(options().head_timeout);
+        timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+            // a stale wait (the timer was re-armed) sees a deadline still in the future
+            if (!ec && self->timer_.expiry() <= asio::steady_timer::clock_type::now()) self->close();
+        });
+    }
+
+    void do_read()
+    {
+        if (process()) return;
+        const std::size_t cap = std::min<std::size_t>(4096, limit() - buf_.size());
+        const std::size_t old = buf_.size();
+        buf_.resize(old + cap);
+        socket_.async_read_some(asio::buffer(&buf_[old], cap),
+                                [self = this->shared_from_this(), old](std::error_code ec, std::size_t n) {
+                                    self->buf_.resize(old + n);
+                                    if (ec)
+                                        self->close();
+                                    else
+                                        self->do_read();
+                                });
+    }
+
+    std::size_t limit() const noexcept { return options().max_head_bytes + options().max_body_bytes; }
+
+    // Acts on what is buffered; false if more bytes are needed.
+    bool process()
+    {
+        if (!have_head_) {
+            switch (parser_.scan(buf_)) {
+            case request_parser::state::need_more: return false;
+            case request_parser::state::failed: reply_error(parser_.status()); return true;
+            case request_parser::state::complete: break;
+            }
+            const int status = parser_.parse(std::string_view(buf_).substr(0, parser_.head_size()), req_);
+            if (status != 0) {
+                reply_error(status);
+                return true;
+            }
+            have_head_ = true;
+            request_parser::set_remote(req_, remote_);
+            return route_head();
+        }
+        // reading the body of a plain request
+        const std::size_t need = parser_.head_size() + parser_.content_length();
+        if (buf_.size() < need) return false;
+        request_parser::set_body(req_, buf_.substr(parser_.head_size(), parser_.content_length()));
+        buf_.erase(0, need);
+        answer_plain();
+        return true;
+    }
+
+    // The head is parsed: route it. False if a body must still be read.
+    bool route_head()
+    {
+        auto& st = reg_.state();
+        if (st.stopping.load(std::memory_order_acquire)) {
+            reply_error(503);
+            return true;
+        }
+        route_ = routes_->find(req_.path());
+        if (!route_) {
+            reply_error(404);
+            return true;
+        }
+        const bool wants_stream = route_->on_stream && (!route_->on_request || req_.accepts_event_stream());
+        if (!wants_stream) {
+            if (parser_.content_length() > options().max_body_bytes) {
+                reply_error(413);
+                return true;
+            }
+            return process();
+        }
+        if (req_.method() != "GET" && req_.method() != "HEAD") {
+            response r(405, "405 Method Not Allowed\n");
+            reply_error(r.header("Allow", "GET, HEAD"));
+            return true;
+        }
+        if (parser_.content_length() != 0) {
+            reply_error(response(400, "400 Bad Request: a stream request takes no body\n"));
+            return true;
+        }
+        const auto& ro = route_->options;
+        if ((options().max_streams && st.stats.streams_open.load() >= options().max_streams) ||
+            (ro.max_streams && route_->streams->load() >= ro.max_streams)) {
+            reply_error(503);
+            return true;
+        }
+        become_stream();
+        return true;
+    }
+
+    void become_stream()
+    {
+        timer_.cancel();
+        auto counter = route_->streams;
+        counter->fetch_add(1);
+        auto s = stream_access::make<Socket>(std::move(socket_), strand_, std::move(req_), reg_.state_ptr(),
+                                             std::move(slot_));
+        s->on_close([counter](std::error_code) { counter->fetch_sub(1); });
+        try {
+            route_->on_stream(s);
+        } catch (...) {
+            bump(reg_.state().stats.handler_errors);
+            try {
+                s->reject(response(500, "500 Internal Server Error\n"));
+            } catch (const std::logic_error&) {
+            }
+        }
+        stream_access::open(*s, stream_head(options()));
+    }
+
+    void answer_plain()
+    {
+        timer_.cancel();
+        busy_ = true;
+        const bool keep_alive = wants_keep_alive();
+        try {
+            reply(route_->on_request(req_), keep_alive);
+        } catch (...) {
+            bump(reg_.state().stats.handler_errors);
+            reply_error(500);
+        }
+    }
+
+    bool wants_keep_alive() const
+    {
+        auto c = req_.header("Connection");
+        if (req_.version_minor() == 0) return c && iequals(*c, "keep-alive");
+        return !(c && iequals(*c, "close"));
+    }
+
+    void reply_error(int status)
+    {
+        response r(status, std::to_string(status) + " " + response::reason(status) + "\n");
+        if (status == 503) r.header("Retry-After", std::to_string(options().retry_after.count()));
+        reply_error(r);
+    }
+
+    // Answers with an error (counted) and ends the connection.
+    void reply_error(const response& r)
+    {
+        bump(reg_.state().stats.requests_rejected);
+        reply(r, false);
+    }
+
+    void reply(const response& r, bool keep_alive)
+    {
+        busy_ = true;
+        out_ = r.serialize(req_.method() == "HEAD", keep_alive);
+        asio::async_write(socket_, asio::buffer(out_),
+                          [self = this->shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
+                              self->on_replied(ec, keep_alive);
+                          });
+    }
+
+    void on_replied(std::error_code ec, bool keep_alive)
+    {
+        busy_ = false;
+        if (ec) return close();
+        if (!keep_alive || reg_.state().stopping.load(std::memory_order_acquire)) return linger();
+        // next request on this connection (pipelined bytes may already be buffered)
+        have_head_ = false;
+        parser_.reset();
+        req_ = request();
+        arm_deadline();
+        do_read();
+    }
+
+    // After an answer that ends the connection: stop sending, drain what the client still
+    // sends (so the close does not reset the answer away), then close. Bounded in time.
+    void linger()
+    {
+        std::error_code ignored;
+        socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        timer_.expires_after(std::min<std::chrono::milliseconds>(options().head_timeout, std::chrono::seconds(2)));
+        timer_.async_wait([self = this->shared_from_this()](std::error_code e) {
+            if (!e) self->close();
+        });
+        drain();
+    }
+
+    void drain()
+    {
+        buf_.resize(4096);
+        socket_.async_read_some(asio::buffer(buf_), [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+            if (ec)
+                self->close();
+            else
+                self->drain();
+        });
+    }
+
+    void close()
+    {
+        std::error_code ignored;
+        timer_.cancel();
+        socket_.lowest_layer().close(ignored);
+    }
+
+    registered reg_;
+    Socket socket_;
+    strand_type strand_;
+    asio::steady_timer timer_;
+    std::shared_ptr<const router> routes_;
+    connection_slot slot_;
+    asio::ip::address remote_;
+    request_parser parser_;
+    std::string buf_, out_;
+    request req_;
+    const route* route_ = nullptr;
+    bool have_head_ = false, busy_ = false;
+};
+
+} // namespace sse::detail
+
+#endif

@@ -1,0 +1,119 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_DETAIL_SERVER_STATE_HPP
+#define ASIO_SSE_DETAIL_SERVER_STATE_HPP
+
+#include <sse/detail/shared_buffer.hpp>
+#include <sse/options.hpp>
+#include <sse/stats.hpp>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace sse::detail {
+
+/// Anything a stopping server must end: a connection still reading its head, or a stream.
+class session {
+public:
+    virtual ~session() = default;
+    /// Ends the session soon (flushing what a stream has queued, within the shutdown timeout).
+    /// Safe from any thread.
+    virtual void shutdown() = 0;
+};
+
+/// What a server shares with its connections and streams; outlives all of them.
+struct server_state {
+    explicit server_state(server_options o) : options(o) {}
+
+    const server_options options;
+    counters stats;
+    std::atomic<bool> stopping{false};
+    /// Sent to every stream by `stop(final)`; written before `stopping` is set.
+    shared_buffer final_event;
+
+    using registration = std::list<std::weak_ptr<session>>::iterator;
+
+    registration add(std::weak_ptr<session> s)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return sessions_.insert(sessions_.end(), std::move(s));
+    }
+
+    void remove(registration r)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        sessions_.erase(r);
+    }
+
+    /// The sessions alive now.
+    std::vector<std::shared_ptr<session>> live()
+    {
+        std::vector<std::shared_ptr<session>> out;
+        std::lock_guard<std::mutex> lock(mu_);
+        out.reserve(sessions_.size());
+        for (auto& w : sessions_)
+            if (auto s = w.lock()) out.push_back(std::move(s));
+        return out;
+    }
+
+private:
+    std::mutex mu_;
+    std::list<std::weak_ptr<session>> sessions_;
+};
+
+/// One accepted TCP connection counted in `connections_open`, from accept until its socket
+/// closes (the stream that takes the socket over takes the slot too).
+class connection_slot {
+public:
+    connection_slot() = default;
+    explicit connection_slot(std::shared_ptr<server_state> state) : state_(std::move(state))
+    {
+        bump(state_->stats.connections_open);
+    }
+    connection_slot(connection_slot&&) noexcept = default;
+    connection_slot& operator=(connection_slot&& other) noexcept
+    {
+        release();
+        state_ = std::move(other.state_);
+        return *this;
+    }
+    ~connection_slot() { release(); }
+    void release() noexcept
+    {
+        if (state_) state_->stats.connections_open.fetch_sub(1, std::memory_order_relaxed);
+        state_.reset();
+    }
+
+private:
+    std::shared_ptr<server_state> state_;
+};
+
+/// Registers a session for its lifetime (remove on destruction).
+class registered {
+public:
+    registered(std::shared_ptr<server_state> state) : state_(std::move(state)) {}
+    registered(const registered&) = delete;
+    registered& operator=(const registered&) = delete;
+    ~registered()
+    {
+        if (active_) state_->remove(reg_);
+    }
+    void enroll(std::weak_ptr<session> s)
+    {
+        reg_ = state_->add(std::move(s));
+        active_ = true;
+    }
+    server_state& state() const noexcept { return *state_; }
+    const std::shared_ptr<server_state>& state_ptr() const noexcept { return state_; }
+
+private:
+    std::shared_ptr<server_state> state_;
+    server_state::registration reg_{};
+    bool active_ = false;
+};
+
+} // namespace sse::detail
+
+#endif

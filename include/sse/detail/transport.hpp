@@ -1,0 +1,37 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_DETAIL_TRANSPORT_HPP
+#define ASIO_SSE_DETAIL_TRANSPORT_HPP
+
+#include <sse/detail/asio.hpp>
+
+#include <system_error>
+#include <utility>
+
+namespace sse::detail {
+
+/** @brief How the server makes and starts a `Socket` from an accepted TCP socket.
+
+    A transport provides `context` (what the server keeps to make sockets), `wrap()`,
+    `async_handshake()` and `plaintext` (whether the server may answer before a handshake, e.g.
+    a 503 to a connection over the limit). Plain TCP is the identity; `sse/tls.hpp` adds TLS.
+*/
+template <class Socket>
+struct transport;
+
+template <>
+struct transport<asio::ip::tcp::socket> {
+    struct context {};
+    static constexpr bool plaintext = true;
+
+    static asio::ip::tcp::socket wrap(asio::ip::tcp::socket s, context&) { return s; }
+
+    template <class Handler>
+    static void async_handshake(asio::ip::tcp::socket&, Handler&& h)
+    {
+        std::forward<Handler>(h)(std::error_code());
+    }
+};
+
+} // namespace sse::detail
+
+#endif

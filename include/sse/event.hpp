@@ -1,0 +1,212 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_EVENT_HPP
+#define ASIO_SSE_EVENT_HPP
+
+#include <sse/detail/utf8.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sse {
+
+/** @brief One Server-Sent Event: `id`, `event` (its type), `retry`, `data` and optional comment.
+
+    Fields are validated when set, so an event that exists can always be sent:
+    a field that cannot be represented on the wire throws `std::invalid_argument`.
+    Serialization (see `sse::serialize`) follows the WHATWG HTML "Server-sent events"
+    section and the project's PROTOCOL rules:
+    - `data` is split on CRLF, CR and LF into one `data:` line per line, so a client sees
+      LF wherever the payload had CR or CRLF; empty data still dispatches (`data:`).
+      Bytes that are not well-formed UTF-8 are sent as U+FFFD.
+    - every field with a non-empty value is written `name: value`, so leading spaces survive
+      the client's one-space strip;
+    - the event ends with exactly one blank line.
+
+    @code
+    sse::event e = sse::event("hello").type("greeting").id("42");
+    @endcode
+*/
+class event {
+public:
+    event() = default;
+
+    /// An unnamed (`message`) event carrying `data`.
+    explicit event(std::string data) : data_(std::move(data)) {}
+
+    /// Sets the payload: any text; line breaks become separate `data:` lines.
+    event& data(std::string value)
+    {
+        data_ = std::move(value);
+        return *this;
+    }
+
+    /** @brief Sets the event type (the browser's `addEventListener` name).
+        An empty name means `message` and writes no `event:` line.
+        @throws std::invalid_argument on CR, LF, NUL, malformed UTF-8, or the names `open`
+        and `error`, which would fire the browser's `onopen`/`onerror`. */
+    event& type(std::string value)
+    {
+        check_field("event type", value);
+        if (value == "open" || value == "error")
+            throw std::invalid_argument("sse::event: type \"" + value +
+                                        "\" would fire EventSource.on" + value);
+        type_ = std::move(value);
+        return *this;
+    }
+
+    /** @brief Sets the id the client stores and sends back as `Last-Event-ID`.
+        @throws std::invalid_argument if empty (use `reset_id()`), if it has CR, LF or NUL,
+        malformed UTF-8, or leading/trailing white space (lost in the round trip). */
+    event& id(std::string value)
+    {
+        if (value.empty())
+            throw std::invalid_argument("sse::event: empty id; call reset_id() to clear the client's id");
+        check_field("id", value);
+        if (is_space(value.front()) || is_space(value.back()))
+            throw std::invalid_argument("sse::event: id has leading or trailing white space");
+        id_ = std::move(value);
+        return *this;
+    }
+
+    /// Writes an empty `id:` line, which clears the client's last event id.
+    event& reset_id()
+    {
+        id_.emplace();
+        return *this;
+    }
+
+    /** @brief Sets the client's reconnection delay.
+        @throws std::invalid_argument outside 0..2147483647 ms (JavaScript timers overflow above). */
+    event& retry(std::chrono::milliseconds value)
+    {
+        if (value.count() < 0 || value.count() > max_retry_ms)
+            throw std::invalid_argument("sse::event: retry outside 0..2147483647 ms");
+        retry_ = value;
+        return *this;
+    }
+
+    /// Sets a comment written before the fields (each of its lines prefixed with `:`).
+    event& comment(std::string value)
+    {
+        comment_ = std::move(value);
+        return *this;
+    }
+
+    const std::string& data() const noexcept { return data_; }
+    const std::string& type() const noexcept { return type_; }
+    /// The id, empty for "reset"; `std::nullopt` when the event carries no id.
+    const std::optional<std::string>& id() const noexcept { return id_; }
+    std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
+    const std::string& comment() const noexcept { return comment_; }
+
+    /// True if `value` may be used as an event id (see `id()`).
+    static bool valid_id(std::string_view value) noexcept
+    {
+        return !value.empty() && field_ok(value) && !is_space(value.front()) && !is_space(value.back());
+    }
+
+    static constexpr std::int64_t max_retry_ms = 2147483647;
+
+private:
+    static bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
+
+    static bool field_ok(std::string_view v) noexcept
+    {
+        return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos && detail::utf8_valid(v);
+    }
+
+    static void check_field(const char* what, std::string_view v)
+    {
+        if (!field_ok(v))
+            throw std::invalid_argument(std::string("sse::event: ") + what +
+                                        " contains CR, LF, NUL or malformed UTF-8");
+    }
+
+    std::string data_;
+    std::string type_;
+    std::optional<std::string> id_;
+    std::optional<std::chrono::milliseconds> retry_;
+    std::string comment_;
+};
+
+namespace detail {
+
+/// Calls `line(segment)` for each line of `text`, split on CRLF, CR or LF; a trailing
+/// break yields a final empty segment, and empty text yields one empty segment.
+template <class F>
+void for_each_line(std::string_view text, F&& line)
+{
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c != '\r' && c != '\n') continue;
+        line(text.substr(start, i - start));
+        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        start = i + 1;
+    }
+    line(text.substr(start));
+}
+
+inline void append_field(std::string& out, std::string_view name, std::string_view value)
+{
+    out.append(name);
+    out.push_back(':');
+    if (!value.empty()) {
+        out.push_back(' ');
+        out.append(value);
+    }
+    out.push_back('\n');
+}
+
+} // namespace detail
+
+/// Appends comment lines (`: text`) for `text`, one per line of it; no blank line follows,
+/// so a comment never dispatches an event (the keep-alive form).
+inline void serialize_comment(std::string_view text, std::string& out)
+{
+    detail::for_each_line(text, [&](std::string_view line) {
+        out.push_back(':');
+        if (!line.empty()) {
+            out.push_back(' ');
+            detail::append_utf8_sanitized(out, line);
+        }
+        out.push_back('\n');
+    });
+}
+
+/// Appends the wire form of `e` to `out`: comment lines, then `id`, `event`, `retry`,
+/// `data` lines, then the blank line that dispatches it.
+inline void serialize(const event& e, std::string& out)
+{
+    out.reserve(out.size() + e.data().size() + e.type().size() + 32 +
+                (e.id() ? e.id()->size() : 0) + e.comment().size());
+    if (!e.comment().empty()) serialize_comment(e.comment(), out);
+    if (e.id()) detail::append_field(out, "id", *e.id());
+    if (!e.type().empty()) detail::append_field(out, "event", e.type());
+    if (e.retry()) detail::append_field(out, "retry", std::to_string(e.retry()->count()));
+    detail::for_each_line(e.data(), [&](std::string_view line) {
+        out.append("data:");
+        if (!line.empty()) {
+            out.push_back(' ');
+            detail::append_utf8_sanitized(out, line);
+        }
+        out.push_back('\n');
+    });
+    out.push_back('\n');
+}
+
+/// The wire form of `e` (see `serialize(const event&, std::string&)`).
+inline std::string to_string(const event& e)
+{
+    std::string out;
+    serialize(e, out);
+    return out;
+}
+
+} // namespace sse
+
+#endif

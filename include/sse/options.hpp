@@ -1,0 +1,60 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_OPTIONS_HPP
+#define ASIO_SSE_OPTIONS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+namespace sse {
+
+/// What a stream does when a client does not keep up and its queue would exceed its bound.
+enum class overflow_policy {
+    disconnect,  ///< close the stream (counted); the client reconnects with `Last-Event-ID`
+    drop_oldest, ///< drop the oldest queued events (counted) to make room for the new one
+};
+
+/** @brief Every server tunable, with its default. See the README's "Options" table. */
+struct server_options {
+    /// Largest request head accepted; beyond it the client gets 431.
+    std::size_t max_head_bytes = 8 * 1024;
+    /// Most header fields in one request head; beyond it the client gets 431.
+    std::size_t max_headers = 100;
+    /// Largest request body a plain route accepts (with `Content-Length`); beyond it, 413.
+    std::size_t max_body_bytes = 64 * 1024;
+    /// Time a client has to send a whole request head (and an idle keep-alive connection
+    /// waits for its next one) before it is dropped.
+    std::chrono::milliseconds head_timeout{10'000};
+
+    /// A comment line is sent on a stream that has been quiet this long; zero disables.
+    std::chrono::milliseconds heartbeat{15'000};
+    /// If set, `retry: N` is sent on every stream as it opens (the client's reconnect delay).
+    std::optional<std::chrono::milliseconds> retry;
+    /// Bound on the bytes queued for one stream (an event larger than this is still sent
+    /// when the queue is empty).
+    std::size_t max_queue_bytes = 256 * 1024;
+    /// Applied when a stream's queue would exceed `max_queue_bytes`.
+    overflow_policy overflow = overflow_policy::disconnect;
+    /// A write that does not complete in this long closes the stream (a stalled peer).
+    std::chrono::milliseconds write_timeout{30'000};
+
+    /// Most concurrent streams on the server (0: no limit); beyond it, 503 with `Retry-After`.
+    std::size_t max_streams = 0;
+    /// Most concurrent connections of any kind (0: no limit); beyond it, 503 and close.
+    std::size_t max_connections = 0;
+    /// Value of `Retry-After` on a 503.
+    std::chrono::seconds retry_after{5};
+
+    /// `stop()` lets streams flush what is queued for at most this long, then closes them.
+    std::chrono::milliseconds shutdown_timeout{5'000};
+};
+
+/** @brief Settings of one stream route. */
+struct route_options {
+    /// Most concurrent streams on this route (0: no limit); beyond it, 503 with `Retry-After`.
+    std::size_t max_streams = 0;
+};
+
+} // namespace sse
+
+#endif

@@ -1,0 +1,268 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_SERVER_HPP
+#define ASIO_SSE_SERVER_HPP
+
+#include <sse/detail/asio.hpp>
+#include <sse/detail/connection.hpp>
+#include <sse/detail/router.hpp>
+#include <sse/detail/server_state.hpp>
+#include <sse/detail/transport.hpp>
+#include <sse/event.hpp>
+#include <sse/options.hpp>
+#include <sse/stats.hpp>
+#include <sse/stream.hpp>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sse {
+
+/** @brief An SSE server over the transport `Socket`: owns an acceptor, routes each request by
+    exact path, and hands stream requests to the route's handler as an `sse::stream`.
+
+    The server never starts threads: run its `io_context` on one thread or many. Add routes,
+    `listen()`, then `start()`; `stop()` ends it gracefully.
+    @code
+    asio::io_context io;
+    sse::server srv(io);
+    srv.on_stream("/events", [](sse::stream_ptr s) {
+        s->every(std::chrono::seconds(1), [s] { s->send(sse::event("tick")); });
+    });
+    srv.listen("127.0.0.1", 3000);
+    srv.start();
+    io.run();
+    @endcode
+    @par Thread Safety
+    Add routes and listen before `start()`, from one thread. `start()`, `stop()`, `stats()` and
+    `local_endpoint()` may be called from any thread. The server must be destroyed before
+    its execution context.
+*/
+template <class Socket>
+class basic_server {
+    using transport = detail::transport<Socket>;
+
+public:
+    using socket_type = Socket;
+    using executor_type = asio::any_io_executor;
+    using endpoint_type = asio::ip::tcp::endpoint;
+    /// Called for each accepted stream, before it answers; may `reject()` it.
+    using stream_handler = std::function<void(stream_ptr)>;
+    /// Called for each request on a plain route; returns the response.
+    using request_handler = std::function<response(const request&)>;
+
+    /// A server whose connections run on `ex`. `ctx` is what the transport needs to make
+    /// sockets (nothing for plain TCP; an `asio::ssl::context` for TLS).
+    basic_server(executor_type ex, typename transport::context ctx, server_options options = {})
+        : impl_(std::make_shared<impl>(std::move(ex), std::move(ctx), options))
+    {
+    }
+
+    /// A plain-TCP server whose connections run on `ex`.
+    template <class S = Socket, class = std::enable_if_t<std::is_same_v<S, asio::ip::tcp::socket>>>
+    explicit basic_server(executor_type ex, server_options options = {})
+        : basic_server(std::move(ex), typename transport::context{}, options)
+    {
+    }
+
+    /// A plain-TCP server whose connections run on `io`.
+    template <class S = Socket, class = std::enable_if_t<std::is_same_v<S, asio::ip::tcp::socket>>>
+    explicit basic_server(asio::io_context& io, server_options options = {})
+        : basic_server(io.get_executor(), typename transport::context{}, options)
+    {
+    }
+
+    basic_server(const basic_server&) = delete;
+    basic_server& operator=(const basic_server&) = delete;
+
+    /// Stops the server (see `stop()`).
+    ~basic_server() { stop(); }
+
+    executor_type get_executor() const noexcept { return impl_->ex; }
+
+    /** @brief Serves `path` (exact match, query ignored) as an event stream: `handler` gets
+        each new stream. GET and HEAD only (others get 405); a request with a body gets 400.
+        If `path` also has a plain route, requests whose `Accept` lists `text/event-stream` come
+        here and the others go to the plain route.
+        @throws std::logic_error after `start()`. */
+    void on_stream(std::string path, stream_handler handler, route_options options = {})
+    {
+        auto& r = mutable_route(std::move(path));
+        r.on_stream = std::move(handler);
+        r.options = options;
+    }
+
+    /** @brief Serves `path` (exact match) with one response per request, any method; the
+        connection stays open for the next request when the client allows it.
+        @throws std::logic_error after `start()`. */
+    void on_request(std::string path, request_handler handler)
+    {
+        mutable_route(std::move(path)).on_request = std::move(handler);
+    }
+
+    /// Opens the acceptor on `ep` (port 0 picks a free port); `ec` says why it failed.
+    void listen(const endpoint_type& ep, std::error_code& ec)
+    {
+        auto& a = impl_->acceptor;
+        a.open(ep.protocol(), ec);
+        if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) a.bind(ep, ec);
+        if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec && a.is_open()) {
+            std::error_code ignored;
+            a.close(ignored);
+        }
+    }
+
+    /// Opens the acceptor on `ep`. @throws std::system_error (e.g. the port is in use).
+    void listen(const endpoint_type& ep)
+    {
+        std::error_code ec;
+        listen(ep, ec);
+        if (ec) throw std::system_error(ec, "sse::server::listen");
+    }
+
+    /// Opens the acceptor on `address` (e.g. "127.0.0.1", "::") and `port`. @throws std::system_error.
+    void listen(std::string_view address, unsigned short port)
+    {
+        listen(endpoint_type(asio::ip::make_address(std::string(address)), port));
+    }
+
+    /// The address and port listened on (the chosen port, after listening on port 0).
+    endpoint_type local_endpoint() const
+    {
+        std::error_code ec;
+        return impl_->acceptor.local_endpoint(ec);
+    }
+
+    /** @brief Starts accepting connections. @throws std::logic_error if not listening. */
+    void start()
+    {
+        if (!impl_->acceptor.is_open()) throw std::logic_error("sse::server::start: call listen() first");
+        impl_->started = true;
+        asio::post(impl_->acceptor_strand, [i = impl_] { i->do_accept(); });
+    }
+
+    /** @brief Stops gracefully: stops accepting, lets every stream flush what is queued (within
+        `server_options::shutdown_timeout`), then closes every connection. Once they are gone,
+        nothing of the server's is left on the executor, so `io_context::run()` can return.
+        Idempotent; safe from any thread. */
+    void stop() { stop_with({}); }
+
+    /// As `stop()`, sending `final_event` to every open stream first.
+    void stop(const event& final_event) { stop_with(detail::make_shared_buffer(to_string(final_event))); }
+
+    /// The server's counters, now.
+    sse::stats stats() const noexcept { return impl_->state->stats.snapshot(); }
+
+private:
+    struct impl : std::enable_shared_from_this<impl> {
+        impl(executor_type e, typename transport::context c, const server_options& o)
+            : ex(std::move(e)), acceptor_strand(asio::make_strand(ex)), acceptor(acceptor_strand),
+              backoff(acceptor_strand), state(std::make_shared<detail::server_state>(o)),
+              routes(std::make_shared<detail::router>()), ctx(std::move(c))
+        {
+        }
+
+        void do_accept()
+        {
+            auto strand = asio::make_strand(ex);
+            acceptor.async_accept(asio::any_io_executor(strand),
+                                  [self = this->shared_from_this(), strand](std::error_code ec,
+                                                                            asio::ip::tcp::socket s) mutable {
+                                      self->on_accept(ec, std::move(s), std::move(strand));
+                                  });
+        }
+
+        void on_accept(std::error_code ec, asio::ip::tcp::socket s, asio::strand<asio::any_io_executor> strand)
+        {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+            if (ec) {
+                // e.g. out of file descriptors: back off instead of spinning
+                backoff.expires_after(std::chrono::milliseconds(50));
+                backoff.async_wait([self = this->shared_from_this()](std::error_code e) {
+                    if (!e) self->do_accept();
+                });
+                return;
+            }
+            admit(std::move(s), std::move(strand));
+            do_accept();
+        }
+
+        void admit(asio::ip::tcp::socket s, asio::strand<asio::any_io_executor> strand)
+        {
+            auto& st = *state;
+            detail::bump(st.stats.connections_total);
+            std::error_code ec;
+            const auto remote = s.remote_endpoint(ec);
+            if (ec || st.stopping.load(std::memory_order_acquire)) return;
+            const auto& o = st.options;
+            if (o.max_connections && st.stats.connections_open.load() >= o.max_connections) {
+                detail::bump(st.stats.requests_rejected);
+                refuse_busy(s);
+                return;
+            }
+            s.set_option(asio::ip::tcp::no_delay(true), ec);
+            auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), std::move(strand),
+                                                                  state, routes, detail::connection_slot(state),
+                                                                  remote.address());
+            c->start();
+        }
+
+        // Over the connection limit: a best-effort 503 (plaintext only), never blocking, then close.
+        void refuse_busy(asio::ip::tcp::socket& s)
+        {
+            std::error_code ec;
+            if (transport::plaintext) {
+                const std::string msg = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
+                                        std::to_string(state->options.retry_after.count()) +
+                                        "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                s.non_blocking(true, ec);
+                s.write_some(asio::buffer(msg), ec);
+            }
+            s.close(ec);
+        }
+
+        executor_type ex;
+        asio::strand<asio::any_io_executor> acceptor_strand;
+        asio::ip::tcp::acceptor acceptor;
+        asio::steady_timer backoff;
+        std::shared_ptr<detail::server_state> state;
+        std::shared_ptr<detail::router> routes;
+        typename transport::context ctx;
+        bool started = false;
+        std::atomic<bool> stop_requested{false};
+    };
+
+    detail::route& mutable_route(std::string path)
+    {
+        if (impl_->started) throw std::logic_error("sse::server: add routes before start()");
+        return impl_->routes->at(std::move(path));
+    }
+
+    void stop_with(detail::shared_buffer final_event)
+    {
+        auto& st = *impl_->state;
+        if (impl_->stop_requested.exchange(true)) return;
+        st.final_event = std::move(final_event);
+        st.stopping.store(true, std::memory_order_release);
+        asio::dispatch(impl_->acceptor_strand, [i = impl_] {
+            std::error_code ignored;
+            i->acceptor.close(ignored);
+            i->backoff.cancel();
+        });
+        for (auto& s : st.live()) s->shutdown();
+    }
+
+    std::shared_ptr<impl> impl_;
+};
+
+/// The plain-TCP server.
+using server = basic_server<asio::ip::tcp::socket>;
+
+} // namespace sse
+
+#endif

@@ -1,0 +1,637 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_STREAM_HPP
+#define ASIO_SSE_STREAM_HPP
+
+#include <sse/detail/asio.hpp>
+#include <sse/detail/server_state.hpp>
+#include <sse/detail/shared_buffer.hpp>
+#include <sse/error.hpp>
+#include <sse/event.hpp>
+#include <sse/request.hpp>
+#include <sse/response.hpp>
+
+#include <any>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sse {
+
+class channel;
+class stream;
+
+/// Streams are shared: the server, timers and user code each hold a reference.
+using stream_ptr = std::shared_ptr<stream>;
+
+namespace detail {
+struct stream_access;
+
+} // namespace detail
+
+/** @brief One open `text/event-stream` response: the connection to one client.
+
+    The server makes a stream for each request on a stream route and hands it to the route's
+    handler. Inside the handler the stream has not answered yet: the handler may `reject()` it
+    (e.g. 204 tells a browser to stop reconnecting, 401/403 for auth). When the handler returns,
+    the stream writes its head (`200`, `Content-Type: text/event-stream; charset=utf-8`,
+    `Cache-Control: no-cache`, `Connection: keep-alive`, `X-Accel-Buffering: no`), then whatever
+    was sent, in order.
+
+    Events are serialized once and queued; everything queued goes out in one gather write. The
+    queue is bounded (`server_options::max_queue_bytes`); a client that does not keep up meets
+    the overflow policy. A pending read notices a client that goes away even while nothing is
+    sent: the stream then cancels its timers, runs its `on_close` callbacks once, leaves its
+    channels and is freed when the last reference goes.
+
+    @par Thread Safety
+    Every member function may be called from any thread. Timer and close callbacks run on the
+    stream's strand (`get_executor()`), one at a time.
+*/
+class stream : public detail::session, public std::enable_shared_from_this<stream> {
+public:
+    using executor_type = asio::strand<asio::any_io_executor>;
+    using clock = std::chrono::steady_clock;
+
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+    ~stream() override = default;
+
+    /// The strand every callback of this stream runs on.
+    executor_type get_executor() const noexcept { return strand_; }
+
+    /// The request that opened the stream.
+    const sse::request& request() const noexcept { return request_; }
+
+    /** @brief Refuses the stream with `r` instead of opening it (only inside the route handler).
+        A browser gives up for good on any non-200 status; answer 204 to say "stop".
+        @throws std::logic_error if the stream has already opened. */
+    void reject(response r)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (state_ != state::handshake) throw std::logic_error("sse::stream::reject: stream already open");
+        rejection_ = std::make_unique<response>(std::move(r));
+    }
+
+    /** @brief Queues `e` for sending (fire and forget).
+        @return false, and nothing is sent, if the stream is closed or closing, or the event met
+        the overflow policy. */
+    bool send(const event& e) { return enqueue(serialize_event(e), e.id() ? &*e.id() : nullptr, item::event); }
+
+    /// Queues a comment (`: text`, one line per line of `text`); false if not queued.
+    bool send_comment(std::string_view text)
+    {
+        std::string bytes;
+        serialize_comment(text, bytes);
+        return enqueue(detail::make_shared_buffer(std::move(bytes)), nullptr, item::comment);
+    }
+
+    /** @brief Sends `e` and completes when it has been written to the socket.
+
+        Completion signature `void(std::error_code)`: success, `sse::error::stream_closed` if
+        the stream closed first, or `sse::error::queue_overflow`. Works with callbacks,
+        `asio::use_future` and `asio::use_awaitable`. The handler is never called from inside
+        this function; it runs on its associated executor (default: the stream's strand). */
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_send(event e, CompletionToken&& token = asio::default_completion_token_t<executor_type>())
+    {
+        return asio::async_initiate<CompletionToken, void(std::error_code)>(
+            [self = shared_from_this()](auto handler, event ev) {
+                auto done = self->make_completion(std::move(handler));
+                self->enqueue(self->serialize_event(ev), ev.id() ? &*ev.id() : nullptr, item::event, std::move(done));
+            },
+            token, std::move(e));
+    }
+
+    /** @brief Calls `fn` on the strand every `interval` (first call after one interval) until the
+        stream closes. Ticks do not drift: each is scheduled from the previous deadline. */
+    void every(clock::duration interval, std::function<void()> fn)
+    {
+        start_timer(interval, std::move(fn), true);
+    }
+
+    /// Calls `fn` on the strand once, after `delay`, unless the stream closes first.
+    void after(clock::duration delay, std::function<void()> fn) { start_timer(delay, std::move(fn), false); }
+
+    /** @brief Registers `fn` to run once when the stream closes, with the reason (an empty code
+        for a server-side `close()`, a peer error such as `asio::error::eof`, or an `sse::error`).
+        If the stream is already closed, `fn` runs soon on the strand. */
+    void on_close(std::function<void(std::error_code)> fn)
+    {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ != state::closed) {
+                close_callbacks_.push_back(std::move(fn));
+                return;
+            }
+        }
+        asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)]() {
+            self->invoke([&] { fn(self->close_reason_); });
+        });
+    }
+
+    /** @brief Ends the stream from the server side: what is queued is flushed first (within
+        the write timeout), then the connection closes. Idempotent. */
+    void close()
+    {
+        asio::dispatch(strand_, [self = shared_from_this()] { self->begin_close({}, self->options().write_timeout); });
+    }
+
+    /// True until the stream starts closing.
+    bool is_open() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return state_ == state::handshake || state_ == state::open;
+    }
+
+    /// The id of the last event accepted for sending on this stream (empty if none).
+    std::string last_event_id() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return last_id_;
+    }
+
+    /// Bytes queued and not yet written.
+    std::size_t queued_bytes() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return queued_bytes_;
+    }
+
+    /** @brief A value the application attaches to the stream (e.g. the authenticated user),
+        for its handlers and channel filters. Set it before sharing the stream across threads. */
+    std::any& user() noexcept { return user_; }
+    const std::any& user() const noexcept { return user_; }
+
+protected:
+    stream(executor_type strand, sse::request req, std::shared_ptr<detail::server_state> state,
+           detail::connection_slot slot)
+        : reg_(std::move(state)), slot_(std::move(slot)), strand_(std::move(strand)), request_(std::move(req)),
+          tick_(strand_)
+    {
+    }
+
+    /// Starts one write of `buffers` (the derived class owns the socket); calls `on_write`.
+    virtual void start_write(const std::vector<asio::const_buffer>& buffers) = 0;
+    /// Starts a read that watches the socket; calls `on_read` when it completes.
+    virtual void start_read() = 0;
+    /// Closes the socket.
+    virtual void close_transport() noexcept = 0;
+
+    void on_write(std::error_code ec, std::size_t bytes)
+    {
+        std::vector<waiter> ready;
+        std::size_t events = 0, heartbeats = 0;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            writing_ = false;
+            for (auto& it : inflight_) {
+                events += it.kind == item::event || it.kind == item::replay;
+                heartbeats += it.kind == item::heartbeat;
+                queued_bytes_ -= it.bytes->size();
+            }
+            if (!ec && !waiters_.empty()) take_waiters(inflight_.back().seq, ready);
+        }
+        inflight_.clear();
+        last_write_ = clock::now();
+        auto& st = reg_.state().stats;
+        detail::bump(st.bytes_sent, bytes);
+        if (!ec) {
+            detail::bump(st.events_sent, events);
+            detail::bump(st.heartbeats_sent, heartbeats);
+        }
+        for (auto& w : ready) w.done({});
+        if (ec)
+            finish(ec);
+        else
+            do_flush();
+    }
+
+    void on_read(std::error_code ec)
+    {
+        if (ec)
+            finish(ec); // the client went away (eof, reset) or the socket was closed
+        else
+            start_read(); // a client may send bytes; they mean nothing on a stream
+    }
+
+private:
+    friend struct detail::stream_access;
+    friend class channel;
+
+    enum class state { handshake, open, closing, closed };
+    enum class item : unsigned char { control, event, replay, comment, heartbeat };
+
+    struct queued {
+        detail::shared_buffer bytes;
+        std::uint64_t seq;
+        item kind;
+    };
+    struct waiter {
+        std::uint64_t seq;
+        std::function<void(std::error_code)> done;
+    };
+
+    const server_options& options() const noexcept { return reg_.state().options; }
+
+    static detail::shared_buffer serialize_event(const event& e)
+    {
+        std::string bytes;
+        serialize(e, bytes);
+        return detail::make_shared_buffer(std::move(bytes));
+    }
+
+    // Type-erases a completion handler: calling the result posts the handler to its associated
+    // executor (default: the strand), which is kept busy (outstanding work) until then.
+    template <class Handler>
+    std::function<void(std::error_code)> make_completion(Handler&& h)
+    {
+        using handler_type = std::decay_t<Handler>;
+        auto ex = asio::prefer(asio::get_associated_executor(h, strand_), asio::execution::outstanding_work.tracked);
+        auto held = std::make_shared<handler_type>(std::forward<Handler>(h));
+        return [held, ex](std::error_code ec) { asio::post(ex, [held, ec]() mutable { std::move(*held)(ec); }); };
+    }
+
+    /// Queues bytes from any thread; `id` (if any) becomes `last_event_id()`. Items of kind
+    /// `replay` and `control` are exempt from the queue bound (their source is bounded).
+    bool enqueue(detail::shared_buffer bytes, const std::string* id, item kind,
+                 std::function<void(std::error_code)> done = nullptr)
+    {
+        bool post_flush = false, overflow_close = false;
+        std::vector<waiter> dropped;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ == state::closing || state_ == state::closed) {
+                if (done) done(error::stream_closed); // only posts
+                return false;
+            }
+            const std::size_t size = bytes->size();
+            if (queued_bytes_ != 0 && queued_bytes_ + size > options().max_queue_bytes && kind != item::control &&
+                kind != item::replay) {
+                if (options().overflow == overflow_policy::disconnect) {
+                    overflow_close = true;
+                } else {
+                    drop_oldest(size, dropped);
+                }
+            }
+            if (!overflow_close) {
+                const std::uint64_t seq = ++seq_;
+                pending_.push_back({std::move(bytes), seq, kind});
+                queued_bytes_ += size;
+                if (id) last_id_ = *id;
+                if (done) waiters_.push_back({seq, std::move(done)});
+                if (state_ == state::open && !writing_ && !flush_posted_) post_flush = flush_posted_ = true;
+            }
+        }
+        for (auto& w : dropped) w.done(error::queue_overflow);
+        if (overflow_close) {
+            detail::bump(reg_.state().stats.slow_disconnects);
+            if (done) done(error::queue_overflow);
+            // posted, never inline: the caller may hold a channel lock that finish() needs
+            asio::post(strand_, [self = shared_from_this()] { self->finish(error::queue_overflow); });
+            return false;
+        }
+        if (post_flush) asio::post(strand_, [self = shared_from_this()] { self->do_flush(); });
+        return true;
+    }
+
+    // Under mu_: drops the oldest pending events until `incoming` fits (never the response head).
+    void drop_oldest(std::size_t incoming, std::vector<waiter>& dropped)
+    {
+        std::size_t n = 0, freed = 0, dropped_events = 0;
+        while (n < pending_.size() && queued_bytes_ - freed + incoming > options().max_queue_bytes &&
+               queued_bytes_ - freed != 0) {
+            if (pending_[n].kind == item::control) break;
+            freed += pending_[n].bytes->size();
+            dropped_events += pending_[n].kind == item::event || pending_[n].kind == item::replay;
+            ++n;
+        }
+        if (n == 0) return;
+        const std::uint64_t last_dropped = pending_[n - 1].seq;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        queued_bytes_ -= freed;
+        detail::bump(reg_.state().stats.events_dropped, dropped_events);
+        auto keep = waiters_.begin();
+        while (keep != waiters_.end() && keep->seq <= last_dropped) ++keep;
+        std::move(waiters_.begin(), keep, std::back_inserter(dropped));
+        waiters_.erase(waiters_.begin(), keep);
+    }
+
+    // Under mu_: moves the waiters whose bytes are all written (seq <= upto) into `out`.
+    void take_waiters(std::uint64_t upto, std::vector<waiter>& out)
+    {
+        auto end = waiters_.begin();
+        while (end != waiters_.end() && end->seq <= upto) ++end;
+        std::move(waiters_.begin(), end, std::back_inserter(out));
+        waiters_.erase(waiters_.begin(), end);
+    }
+
+    // On the strand: writes everything pending in one gather write; once closing and drained, ends.
+    void do_flush()
+    {
+        enum { nothing, write, end } next = nothing;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            flush_posted_ = false;
+            if (writing_ || state_ == state::closed || state_ == state::handshake) return;
+            if (!pending_.empty()) {
+                inflight_.swap(pending_);
+                writing_ = true;
+                next = write;
+            } else if (state_ == state::closing) {
+                next = end;
+            }
+        }
+        if (next == end) finish(close_reason_);
+        if (next != write) return;
+        write_started_ = clock::now();
+        buffers_.clear();
+        for (const auto& it : inflight_) buffers_.emplace_back(asio::buffer(*it.bytes));
+        start_write(buffers_);
+    }
+
+    // On the strand: stop accepting sends; flush, then close (or close at once when `within` is 0).
+    void begin_close(std::error_code reason, std::chrono::milliseconds within)
+    {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ == state::closed || state_ == state::closing) return;
+            if (state_ == state::handshake) {
+                close_requested_ = true; // close() inside the handler: answer first, then close
+                return;
+            }
+            state_ = state::closing;
+        }
+        close_reason_ = reason;
+        close_deadline_ = clock::now() + within;
+        arm_tick();
+        do_flush();
+    }
+
+    // On the strand: the end. Runs once.
+    void finish(std::error_code reason)
+    {
+        std::vector<std::function<void(std::error_code)>> callbacks;
+        std::vector<waiter> waiters;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ == state::closed) return;
+            state_ = state::closed;
+            callbacks.swap(close_callbacks_);
+            waiters.swap(waiters_);
+            for (const auto& it : pending_) queued_bytes_ -= it.bytes->size(); // in-flight bytes leave in on_write
+            pending_.clear();
+        }
+        if (reason) close_reason_ = reason;
+        tick_.cancel();
+        for (auto& t : timers_) t.cancel();
+        close_transport();
+        slot_.release();
+        for (auto& w : waiters) w.done(error::stream_closed);
+        if (opened_) reg_.state().stats.streams_open.fetch_sub(1, std::memory_order_relaxed);
+        for (auto& cb : callbacks) invoke([&] { cb(close_reason_); });
+    }
+
+    // Runs a user callback; one that throws closes the stream and is counted.
+    template <class F>
+    void invoke(F&& f) noexcept
+    {
+        try {
+            f();
+        } catch (...) {
+            detail::bump(reg_.state().stats.handler_errors);
+            asio::post(strand_, [self = shared_from_this()] { self->finish(error::handler_threw); });
+        }
+    }
+
+    void start_timer(clock::duration d, std::function<void()> fn, bool repeat)
+    {
+        asio::dispatch(strand_, [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
+            if (!self->is_open()) return;
+            self->timers_.emplace_back(self->strand_);
+            auto it = std::prev(self->timers_.end());
+            it->expires_after(d);
+            self->wait_timer(it, d, std::move(fn), repeat);
+        });
+    }
+
+    void wait_timer(std::list<asio::steady_timer>::iterator it, clock::duration d, std::function<void()> fn,
+                    bool repeat)
+    {
+        it->async_wait([self = shared_from_this(), it, d, fn = std::move(fn), repeat](std::error_code ec) mutable {
+            if (ec || !self->is_open()) {
+                self->timers_.erase(it);
+                return;
+            }
+            self->invoke(fn);
+            if (repeat && self->is_open()) {
+                it->expires_at(it->expiry() + d);
+                self->wait_timer(it, d, std::move(fn), repeat);
+            } else {
+                self->timers_.erase(it);
+            }
+        });
+    }
+
+    // The housekeeping timer: heartbeats, stalled writes, the closing deadline. Re-armed lazily:
+    // it fires at the earliest of those deadlines and recomputes.
+    void arm_tick()
+    {
+        const auto now = clock::now();
+        const auto& o = options();
+        auto next = now + o.write_timeout;
+        if (o.heartbeat.count() > 0) next = std::min(next, std::max(last_write_ + o.heartbeat, now));
+        if (closing_locked()) next = std::min(next, close_deadline_);
+        const std::uint64_t gen = ++tick_gen_;
+        tick_.expires_at(next);
+        tick_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
+            if (ec == asio::error::operation_aborted || gen != self->tick_gen_) return;
+            self->on_tick();
+        });
+    }
+
+    void on_tick()
+    {
+        const auto now = clock::now();
+        const auto& o = options();
+        bool stalled = false, quiet = false, closing = false;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ == state::closed) return;
+            closing = state_ == state::closing;
+            stalled = writing_ && now - write_started_ >= o.write_timeout;
+            quiet = !writing_ && pending_.empty() && state_ == state::open;
+        }
+        if (stalled) {
+            detail::bump(reg_.state().stats.write_timeouts);
+            finish(error::write_timeout);
+            return;
+        }
+        if (closing && now >= close_deadline_) {
+            finish(close_reason_);
+            return;
+        }
+        if (quiet && o.heartbeat.count() > 0 && now - last_write_ >= o.heartbeat) {
+            static const auto ping = detail::make_shared_buffer(":\n");
+            enqueue(ping, nullptr, item::heartbeat);
+            last_write_ = now; // the next heartbeat is due one interval after this one
+        }
+        arm_tick();
+    }
+
+    bool closing_locked() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return state_ == state::closing;
+    }
+
+    // detail::session: the server is stopping.
+    void shutdown() override
+    {
+        asio::dispatch(strand_, [self = shared_from_this()] {
+            const auto& st = self->reg_.state();
+            if (st.final_event && self->opened_) self->enqueue(st.final_event, nullptr, item::event);
+            self->begin_close(error::shutting_down, st.options.shutdown_timeout);
+        });
+    }
+
+    // Called by the server once the route handler has returned: answer, then stream.
+    void open(std::string head)
+    {
+        std::unique_ptr<response> rejection;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ != state::handshake) return; // closed while the handler ran
+            rejection = std::move(rejection_);
+            if (!rejection) {
+                if (request_.method() == "HEAD") pending_.clear(); // the head only: no events
+                pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
+                queued_bytes_ = 0;
+                for (const auto& it : pending_) queued_bytes_ += it.bytes->size();
+                state_ = state::open;
+                opened_ = true;
+            }
+        }
+        reg_.enroll(weak_from_this());
+        if (rejection) {
+            answer_and_close(*rejection);
+            return;
+        }
+        auto& st = reg_.state().stats;
+        detail::bump(st.streams_total);
+        detail::bump(st.streams_open);
+        last_write_ = clock::now();
+        start_read();
+        arm_tick();
+        if (request_.method() == "HEAD" || close_requested_) {
+            begin_close({}, options().write_timeout);
+            return;
+        }
+        do_flush();
+    }
+
+    // Writes a plain response instead of the stream, then closes.
+    void answer_and_close(const response& r)
+    {
+        const bool head_only = request_.method() == "HEAD";
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            pending_.clear();
+            queued_bytes_ = 0;
+            pending_.push_back({detail::make_shared_buffer(r.serialize(head_only, false)), ++seq_, item::control});
+            queued_bytes_ = pending_.back().bytes->size();
+            state_ = state::open; // lets the flush run; begin_close below moves on to closing
+        }
+        start_read();
+        begin_close({}, options().write_timeout);
+    }
+
+    detail::registered reg_;
+    detail::connection_slot slot_;
+    executor_type strand_;
+    sse::request request_;
+    std::any user_;
+
+    mutable std::mutex mu_; // guards the members up to the next comment
+    state state_ = state::handshake;
+    std::vector<queued> pending_;
+    std::size_t queued_bytes_ = 0; // pending + in flight
+    std::uint64_t seq_ = 0;
+    bool writing_ = false, flush_posted_ = false;
+    std::vector<waiter> waiters_;
+    std::vector<std::function<void(std::error_code)>> close_callbacks_;
+    std::string last_id_;
+    std::unique_ptr<response> rejection_;
+
+    // strand-owned
+    std::vector<queued> inflight_;
+    std::vector<asio::const_buffer> buffers_;
+    bool opened_ = false, close_requested_ = false;
+    std::error_code close_reason_;
+    clock::time_point last_write_{}, write_started_{}, close_deadline_{};
+    asio::steady_timer tick_;
+    std::uint64_t tick_gen_ = 0;
+    std::list<asio::steady_timer> timers_;
+};
+
+namespace detail {
+
+/// The stream on a concrete transport (`asio::ip::tcp::socket`, or an SSL stream over one).
+template <class Socket>
+class socket_stream final : public stream {
+public:
+    socket_stream(Socket socket, executor_type strand, sse::request req, std::shared_ptr<server_state> state,
+                  connection_slot slot)
+        : stream(std::move(strand), std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
+    {
+    }
+
+private:
+    void start_write(const std::vector<asio::const_buffer>& buffers) override
+    {
+        asio::async_write(socket_, buffers, [self = shared_from_this(), this](std::error_code ec, std::size_t n) {
+            on_write(ec, n);
+        });
+    }
+
+    void start_read() override
+    {
+        socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this(), this](std::error_code ec, std::size_t) {
+            on_read(ec);
+        });
+    }
+
+    void close_transport() noexcept override
+    {
+        std::error_code ignored;
+        socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        socket_.lowest_layer().close(ignored);
+    }
+
+    Socket socket_;
+    char read_buf_[64];
+};
+
+/// What the server (and only the server) does to a stream.
+struct stream_access {
+    template <class Socket>
+    static std::shared_ptr<stream> make(Socket socket, stream::executor_type strand, sse::request req,
+                                        std::shared_ptr<server_state> state, connection_slot slot)
+    {
+        return std::make_shared<socket_stream<Socket>>(std::move(socket), std::move(strand), std::move(req),
+                                                       std::move(state), std::move(slot));
+    }
+    static void open(stream& s, std::string head) { s.open(std::move(head)); }
+    static bool opened(const stream& s) { return s.opened_; }
+};
+
+} // namespace detail
+} // namespace sse
+
+#endif

@@ -1,0 +1,80 @@
+// Runs an sse::server on 127.0.0.1:0 with an io_context on `threads` threads for one test.
+#ifndef ASIO_SSE_TESTS_SERVER_FIXTURE_HPP
+#define ASIO_SSE_TESTS_SERVER_FIXTURE_HPP
+
+#include <sse/sse.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace test {
+
+struct server_fixture {
+    explicit server_fixture(sse::server_options o = {}) : srv(io, o) {}
+
+    /// Listens on a free loopback port and runs the io_context on `threads` threads.
+    void run(int threads = 1)
+    {
+        srv.listen("127.0.0.1", 0);
+        srv.start();
+        for (int i = 0; i < threads; ++i) pool.emplace_back([this] { io.run(); });
+    }
+
+    unsigned short port() const { return srv.local_endpoint().port(); }
+
+    /// Stops the server and waits (at most 10 s) for run() to return on every thread: a test
+    /// that leaves anything pending on the io_context fails here instead of hanging.
+    bool stop_and_join(std::chrono::milliseconds limit = std::chrono::seconds(10))
+    {
+        srv.stop();
+        work.reset();
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!io.stopped() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5)); // polling a flag, not synchronising
+        const bool clean = io.stopped();
+        io.stop();
+        for (auto& t : pool) t.join();
+        pool.clear();
+        return clean;
+    }
+
+    ~server_fixture()
+    {
+        if (!pool.empty()) stop_and_join();
+    }
+
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    sse::server srv;
+    std::vector<std::thread> pool;
+};
+
+/// A one-shot flag a server-side callback sets and a test waits for, with a deadline.
+class signal {
+public:
+    void set()
+    {
+        std::lock_guard<std::mutex> l(m_);
+        set_ = true;
+        cv_.notify_all();
+    }
+    bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(5))
+    {
+        std::unique_lock<std::mutex> l(m_);
+        return cv_.wait_for(l, timeout, [&] { return set_; });
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool set_ = false;
+};
+
+} // namespace test
+
+#endif

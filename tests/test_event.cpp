@@ -1,0 +1,115 @@
+// sse::event: validation and the exact wire form (WHATWG "Server-sent events" + PROTOCOL.md).
+#include "support/catch.hpp"
+#include "support/sse_parser.hpp"
+
+#include <sse/event.hpp>
+
+#include <stdexcept>
+
+using namespace std::string_literals;
+
+namespace {
+test::parsed_event round_trip(const sse::event& e)
+{
+    test::sse_parser p;
+    p.feed(sse::to_string(e));
+    REQUIRE(p.events.size() == 1);
+    return p.events.front();
+}
+} // namespace
+
+TEST_CASE("event: the tutorial's frame", "[event]")
+{
+    auto e = sse::event("This is message number 1").id("1").type("myCustomEvent").retry(std::chrono::milliseconds(5000));
+    CHECK(sse::to_string(e) == "id: 1\nevent: myCustomEvent\nretry: 5000\ndata: This is message number 1\n\n");
+}
+
+TEST_CASE("event: data lines split on LF and CRLF and lone CR", "[event]")
+{
+    CHECK(sse::to_string(sse::event("a\nb")) == "data: a\ndata: b\n\n");
+    CHECK(sse::to_string(sse::event("a\r\nb")) == "data: a\ndata: b\n\n");
+    CHECK(sse::to_string(sse::event("a\rb")) == "data: a\ndata: b\n\n");
+    CHECK(sse::to_string(sse::event("a\n\rb")) == "data: a\ndata:\ndata: b\n\n"); // \n\r is two breaks
+    CHECK(sse::to_string(sse::event("a\n")) == "data: a\ndata:\n\n");
+    CHECK(sse::to_string(sse::event("\n")) == "data:\ndata:\n\n");
+    CHECK(round_trip(sse::event("x\r\ny\rz\n")).data == "x\ny\nz\n");
+}
+
+TEST_CASE("event: a lone CR cannot forge an id field", "[event][security]")
+{
+    auto ev = round_trip(sse::event("a\rid: 9"));
+    CHECK(ev.data == "a\nid: 9");
+    CHECK(ev.last_event_id.empty());
+}
+
+TEST_CASE("event: empty data still dispatches", "[event]")
+{
+    CHECK(sse::to_string(sse::event()) == "data:\n\n");
+    CHECK(sse::to_string(sse::event("")) == "data:\n\n");
+    CHECK(round_trip(sse::event()).data.empty());
+}
+
+TEST_CASE("event: leading and trailing spaces survive the one-space strip", "[event]")
+{
+    CHECK(sse::to_string(sse::event(" x ")) == "data:  x \n\n");
+    CHECK(round_trip(sse::event("  two")).data == "  two");
+    CHECK(round_trip(sse::event(" ")).data == " ");
+}
+
+TEST_CASE("event: empty type means message and writes no event line", "[event]")
+{
+    CHECK(sse::to_string(sse::event("x").type("")) == "data: x\n\n");
+    CHECK(round_trip(sse::event("x")).type == "message");
+    CHECK(round_trip(sse::event("x").type("update")).type == "update");
+}
+
+TEST_CASE("event: ids and names that cannot be represented are rejected", "[event][security]")
+{
+    for (const auto& bad : {"a\nb"s, "a\rb"s, "a\0b"s, "\xff"s}) {
+        CHECK_THROWS_AS(sse::event().id(bad), std::invalid_argument);
+        CHECK_THROWS_AS(sse::event().type(bad), std::invalid_argument);
+        CHECK_FALSE(sse::event::valid_id(bad));
+    }
+    CHECK_THROWS_AS(sse::event().id(""), std::invalid_argument);
+    CHECK_THROWS_AS(sse::event().id(" 1"), std::invalid_argument);
+    CHECK_THROWS_AS(sse::event().id("1 "), std::invalid_argument);
+    CHECK_THROWS_AS(sse::event().type("error"), std::invalid_argument);
+    CHECK_THROWS_AS(sse::event().type("open"), std::invalid_argument);
+    CHECK(sse::event::valid_id("é-42"));
+}
+
+TEST_CASE("event: reset_id writes an empty id line", "[event]")
+{
+    CHECK(sse::to_string(sse::event("x").reset_id()) == "id:\ndata: x\n\n");
+}
+
+TEST_CASE("event: retry bounds", "[event]")
+{
+    using ms = std::chrono::milliseconds;
+    CHECK(sse::to_string(sse::event("x").retry(ms(0))) == "retry: 0\ndata: x\n\n");
+    CHECK_NOTHROW(sse::event().retry(ms(2147483647)));
+    CHECK_THROWS_AS(sse::event().retry(ms(2147483648LL)), std::invalid_argument);
+    CHECK_THROWS_AS(sse::event().retry(ms(-1)), std::invalid_argument);
+}
+
+TEST_CASE("event: comments prefix every line", "[event][security]")
+{
+    std::string out;
+    sse::serialize_comment("ping", out);
+    CHECK(out == ": ping\n");
+    out.clear();
+    sse::serialize_comment("a\ndata: forged\rb", out);
+    CHECK(out == ": a\n: data: forged\n: b\n");
+    out.clear();
+    sse::serialize_comment("", out);
+    CHECK(out == ":\n");
+    CHECK(sse::to_string(sse::event("x").comment("c")) == ": c\ndata: x\n\n");
+}
+
+TEST_CASE("event: malformed UTF-8 in data becomes U+FFFD; NUL is kept", "[event]")
+{
+    CHECK(sse::to_string(sse::event("a\xff" "b")) == "data: a\xEF\xBF\xBD" "b\n\n");
+    CHECK(sse::to_string(sse::event("\xED\xA0\x80")) == "data: \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\n\n"); // surrogate
+    CHECK(sse::to_string(sse::event("a\0b"s)) == "data: a\0b\n\n"s);
+    CHECK(sse::to_string(sse::event("日本語 😀 e\xCC\x81")) == "data: 日本語 😀 e\xCC\x81\n\n");
+}

@@ -1,0 +1,276 @@
+// basic_server over real loopback sockets: routing, the stream head, and every HTTP error.
+#include "support/catch.hpp"
+#include "support/client.hpp"
+#include "support/server_fixture.hpp"
+
+using namespace std::chrono_literals;
+using test::client;
+
+namespace {
+void open_route(test::server_fixture& f)
+{
+    f.srv.on_stream("/events", [](sse::stream_ptr s) { s->send(sse::event("hello")); });
+}
+} // namespace
+
+TEST_CASE("server: port 0 picks a free port", "[server]")
+{
+    test::server_fixture f;
+    open_route(f);
+    f.run();
+    CHECK(f.port() != 0);
+}
+
+TEST_CASE("server: listen on a port in use fails clearly", "[server]")
+{
+    test::server_fixture f;
+    f.run();
+    asio::io_context io;
+    sse::server other(io);
+    std::error_code ec;
+    other.listen(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.port()), ec);
+    CHECK(ec);
+    CHECK_THROWS_AS(other.listen("127.0.0.1", f.port()), std::system_error);
+    CHECK_THROWS_AS(other.start(), std::logic_error);
+}
+
+TEST_CASE("server: the stream head is exact", "[server]")
+{
+    test::server_fixture f;
+    open_route(f);
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    CHECK(c.read_head() == "HTTP/1.1 200 OK\r\n"
+                           "Content-Type: text/event-stream; charset=utf-8\r\n"
+                           "Cache-Control: no-cache\r\n"
+                           "Connection: keep-alive\r\n"
+                           "X-Accel-Buffering: no\r\n"
+                           "\r\n");
+    CHECK(c.read_until("\n\n") == "data: hello\n\n");
+}
+
+TEST_CASE("server: retry is sent on connect when configured", "[server]")
+{
+    sse::server_options o;
+    o.retry = 2500ms;
+    test::server_fixture f(o);
+    open_route(f);
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    CHECK(c.read_until("\n\n") == "retry: 2500\ndata: hello\n\n");
+}
+
+TEST_CASE("server: errors get a clear status and the connection closes", "[server]")
+{
+    test::server_fixture f;
+    open_route(f);
+    f.srv.on_request("/page", [](const sse::request&) { return sse::response(200, "page"); });
+    f.run();
+
+    auto expect = [&](const std::string& raw, int status) {
+        client c(f.port());
+        c.send(raw);
+        const std::string head = c.read_head();
+        CHECK(client::status(head) == status);
+        CHECK(head.find("Connection: close\r\n") != std::string::npos);
+        CHECK(c.closed_within(3s));
+        return head;
+    };
+    SECTION("unknown path: 404") { expect("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", 404); }
+    SECTION("malformed request line: 400") { expect("GARBAGE\r\n\r\n", 400); }
+    SECTION("no version: 400") { expect("GET /events\r\n\r\n", 400); }
+    SECTION("header name with a space: 400") { expect("GET /events HTTP/1.1\r\nHo st: h\r\n\r\n", 400); }
+    SECTION("Content-Length with Transfer-Encoding: 400")
+    {
+        expect("POST /page HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nhi", 400);
+    }
+    SECTION("POST on a stream route: 405 with Allow")
+    {
+        auto head = expect("POST /events HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", 405);
+        CHECK(head.find("Allow: GET, HEAD\r\n") != std::string::npos);
+    }
+    SECTION("a body on a stream route: 400") { expect("GET /events HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc", 400); }
+    SECTION("head over 8 KiB: 431")
+    {
+        expect("GET /events HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 431);
+    }
+    SECTION("HTTP/2.0: 505") { expect("GET /events HTTP/2.0\r\nHost: h\r\n\r\n", 505); }
+    CHECK(f.srv.stats().requests_rejected == 1);
+}
+
+TEST_CASE("server: a head of 1 MiB is refused at the limit without reading it all", "[server]")
+{
+    test::server_fixture f;
+    open_route(f);
+    f.run();
+    client c(f.port());
+    std::string big = "GET /events HTTP/1.1\r\nHost: h\r\nX: " + std::string(1 << 20, 'a');
+    try {
+        c.send(big); // the server may close (and reset) before all of it is sent
+    } catch (const std::runtime_error&) {
+    }
+    const std::string head = c.read_head();
+    CHECK(client::status(head) == 431);
+}
+
+TEST_CASE("server: a client that sends its head too slowly is dropped", "[server]")
+{
+    sse::server_options o;
+    o.head_timeout = 300ms;
+    test::server_fixture f(o);
+    open_route(f);
+    f.run();
+    client c(f.port());
+    c.send("GET /events HTTP/1.1\r\n");
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(c.read_to_close(5s).empty());
+    CHECK(std::chrono::steady_clock::now() - t0 >= 250ms);
+    // and the server still serves others
+    auto ok = client::get(f.port(), "/events");
+    CHECK(client::status(ok.read_head()) == 200);
+}
+
+TEST_CASE("server: plain routes answer with keep-alive; Accept picks the stream", "[server]")
+{
+    test::server_fixture f;
+    f.srv.on_request("/", [](const sse::request& r) {
+        return sse::response(200, "page for " + std::string(r.method()), "text/html; charset=utf-8");
+    });
+    f.srv.on_stream("/", [](sse::stream_ptr s) { s->send(sse::event("streamed")); });
+    f.srv.on_request("/echo", [](const sse::request& r) { return sse::response(200, r.body()); });
+    f.run();
+
+    client c(f.port());
+    c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\nPOST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+    const std::string h1 = c.read_head();
+    CHECK(client::status(h1) == 200);
+    CHECK(h1.find("Connection: keep-alive") != std::string::npos);
+    CHECK(h1.find("Content-Type: text/html; charset=utf-8") != std::string::npos);
+    CHECK(c.read_until("page for GET") == "page for GET");
+    CHECK(client::status(c.read_head()) == 200);
+    CHECK(c.read_until("hello") == "hello");
+
+    auto s = client::get(f.port(), "/");
+    CHECK(client::status(s.read_head()) == 200);
+    CHECK(s.read_until("\n\n") == "data: streamed\n\n");
+}
+
+TEST_CASE("server: a body over the limit is 413", "[server]")
+{
+    sse::server_options o;
+    o.max_body_bytes = 10;
+    test::server_fixture f(o);
+    f.srv.on_request("/echo", [](const sse::request& r) { return sse::response(200, r.body()); });
+    f.run();
+    client c(f.port());
+    c.send("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n");
+    CHECK(client::status(c.read_head()) == 413);
+}
+
+TEST_CASE("server: the handler sees the request and may refuse the stream", "[server]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+        const auto& r = s->request();
+        if (r.query_param("token") != std::optional<std::string>("good"))
+            return s->reject(sse::response(401, "who are you?\n"));
+        if (r.header("x-done")) return s->reject(sse::response(204));
+        s->send(sse::event("welcome, last id " + r.last_event_id()));
+    });
+    f.run();
+
+    auto denied = client::get(f.port(), "/events?token=bad");
+    CHECK(client::status(denied.read_head()) == 401);
+    CHECK(denied.read_to_close() == "who are you?\n");
+
+    auto done = client::get(f.port(), "/events?token=good", "X-Done: 1\r\n");
+    const auto head = done.read_head();
+    CHECK(client::status(head) == 204);
+    CHECK(head.find("Content-Length") == std::string::npos);
+    CHECK(done.read_to_close().empty());
+
+    auto ok = client::get(f.port(), "/events?token=good", "Last-Event-ID: 41\r\n");
+    CHECK(client::status(ok.read_head()) == 200);
+    CHECK(ok.read_events(1)[0].data == "welcome, last id 41");
+}
+
+TEST_CASE("server: HEAD on a stream route answers the head only", "[server]")
+{
+    test::server_fixture f;
+    open_route(f);
+    f.run();
+    client c(f.port());
+    c.send("HEAD /events HTTP/1.1\r\nHost: h\r\n\r\n");
+    CHECK(client::status(c.read_head()) == 200);
+    CHECK(c.read_to_close().empty());
+}
+
+TEST_CASE("server: a handler that throws gets a 500; the server goes on", "[server]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/boom", [](sse::stream_ptr) { throw std::runtime_error("boom"); });
+    f.srv.on_request("/boom-page", [](const sse::request&) -> sse::response { throw std::runtime_error("boom"); });
+    open_route(f);
+    f.run();
+    auto a = client::get(f.port(), "/boom");
+    CHECK(client::status(a.read_head()) == 500);
+    client b(f.port());
+    b.send("GET /boom-page HTTP/1.1\r\nHost: h\r\n\r\n");
+    CHECK(client::status(b.read_head()) == 500);
+    auto ok = client::get(f.port(), "/events");
+    CHECK(client::status(ok.read_head()) == 200);
+    CHECK(f.srv.stats().handler_errors == 2);
+}
+
+TEST_CASE("server: stream limits answer 503 with Retry-After", "[server][limits]")
+{
+    sse::server_options o;
+    o.max_streams = 2;
+    o.retry_after = std::chrono::seconds(7);
+    test::server_fixture f(o);
+    open_route(f);
+    sse::route_options ro;
+    ro.max_streams = 1;
+    test::signal first_closed;
+    f.srv.on_stream("/one", [&](sse::stream_ptr s) {
+        s->send(sse::event("x"));
+        s->on_close([&](std::error_code) { first_closed.set(); });
+    }, ro);
+    f.run();
+
+    auto a = client::get(f.port(), "/one");
+    CHECK(client::status(a.read_head()) == 200);
+    a.read_events(1);
+    auto b = client::get(f.port(), "/one");
+    const auto hb = b.read_head();
+    CHECK(client::status(hb) == 503);
+    CHECK(hb.find("Retry-After: 7\r\n") != std::string::npos);
+
+    auto c = client::get(f.port(), "/events");
+    CHECK(client::status(c.read_head()) == 200);
+    c.read_events(1);
+    auto d = client::get(f.port(), "/events");
+    CHECK(client::status(d.read_head()) == 503);
+
+    // a slot frees when a client leaves
+    a.close();
+    REQUIRE(first_closed.wait());
+    auto e = client::get(f.port(), "/one");
+    CHECK(client::status(e.read_head()) == 200);
+}
+
+TEST_CASE("server: connections over max_connections get 503", "[server][limits]")
+{
+    sse::server_options o;
+    o.max_connections = 1;
+    test::server_fixture f(o);
+    open_route(f);
+    f.run();
+    auto a = client::get(f.port(), "/events");
+    CHECK(client::status(a.read_head()) == 200);
+    client b(f.port());
+    const auto head = b.read_head();
+    CHECK(client::status(head) == 503);
+    CHECK(b.closed_within(3s));
+}

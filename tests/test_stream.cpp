@@ -1,0 +1,238 @@
+// sse::stream over real loopback sockets: timers, sends, completion tokens, close detection.
+#include "support/catch.hpp"
+#include "support/client.hpp"
+#include "support/server_fixture.hpp"
+
+#include <asio/use_future.hpp>
+
+#include <atomic>
+#include <future>
+
+using namespace std::chrono_literals;
+using test::client;
+
+TEST_CASE("stream: every() pushes arrive in order", "[stream]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+        auto n = std::make_shared<int>(0);
+        s->every(20ms, [s, n] {
+            ++*n;
+            s->send(sse::event("This is message number " + std::to_string(*n)).id(std::to_string(*n)).type("myCustomEvent"));
+        });
+    });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    REQUIRE(client::status(c.read_head()) == 200);
+    auto evs = c.read_events(5);
+    for (int i = 0; i < 5; ++i) {
+        CHECK(evs[static_cast<std::size_t>(i)].type == "myCustomEvent");
+        CHECK(evs[static_cast<std::size_t>(i)].data == "This is message number " + std::to_string(i + 1));
+        CHECK(evs[static_cast<std::size_t>(i)].last_event_id == std::to_string(i + 1));
+    }
+}
+
+TEST_CASE("stream: after() fires once", "[stream]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+        s->after(10ms, [s] { s->send(sse::event("once")); });
+        s->after(60ms, [s] { s->send(sse::event("then")); });
+    });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    auto evs = c.read_events(2);
+    CHECK(evs[0].data == "once");
+    CHECK(evs[1].data == "then");
+}
+
+TEST_CASE("stream: a client that disconnects stops the timers; runs on_close once; frees the stream",
+          "[stream]")
+{
+    test::server_fixture f;
+    std::atomic<int> ticks{0}, closes{0};
+    std::weak_ptr<sse::stream> weak;
+    test::signal closed;
+    std::error_code reason;
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        weak = s;
+        s->every(5ms, [&ticks, raw = s.get()] {
+            ++ticks;
+            raw->send(sse::event("tick"));
+        });
+        s->on_close([&](std::error_code ec) {
+            reason = ec;
+            ++closes;
+            closed.set();
+        });
+    });
+    f.run();
+    {
+        auto c = client::get(f.port(), "/events");
+        c.read_head();
+        c.read_events(3);
+    } // the client goes away
+    REQUIRE(closed.wait());
+    CHECK(closes == 1);
+    CHECK(reason); // eof or reset: a peer close
+    // Nothing still holds the stream: no timer, read or write is pending.
+    asio::post(f.io, [] {});
+    for (int i = 0; i < 500 && !weak.expired(); ++i) std::this_thread::sleep_for(2ms); // handlers drain
+    CHECK(weak.expired());
+    const int after = ticks;
+    std::promise<void> p;
+    asio::steady_timer t(f.io, 50ms);
+    t.async_wait([&](std::error_code) { p.set_value(); });
+    p.get_future().wait();
+    CHECK(ticks == after);
+    CHECK(f.srv.stats().streams_open == 0);
+    CHECK(f.srv.stats().connections_open == 0);
+}
+
+TEST_CASE("stream: close() flushes what is queued; then ends the response", "[stream]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+        for (int i = 0; i < 3; ++i) s->send(sse::event(std::to_string(i)));
+        s->close();
+        CHECK_FALSE(s->send(sse::event("late"))); // a reported no-op
+    });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    CHECK(c.read_to_close() == "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+}
+
+TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
+{
+    test::server_fixture f;
+    std::promise<sse::stream_ptr> got;
+    test::signal closed;
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        s->on_close([&](std::error_code) { closed.set(); });
+        got.set_value(s);
+    });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    auto s = got.get_future().get();
+    c.close();
+    REQUIRE(closed.wait());
+    CHECK_FALSE(s->is_open());
+    CHECK_FALSE(s->send(sse::event("x")));
+    CHECK_FALSE(s->send_comment("x"));
+    auto fut = s->async_send(sse::event("x"), asio::use_future);
+    REQUIRE(fut.wait_for(5s) == std::future_status::ready);
+    std::error_code ec;
+    try {
+        fut.get();
+    } catch (const std::system_error& e) {
+        ec = e.code();
+    }
+    CHECK(ec == sse::error::stream_closed);
+    s->close(); // idempotent
+    s->every(1ms, [] { FAIL("timer on a closed stream"); });
+}
+
+TEST_CASE("stream: async_send completes after the write; with callbacks and futures", "[stream]")
+{
+    test::server_fixture f;
+    std::promise<sse::stream_ptr> got;
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    auto s = got.get_future().get();
+
+    std::promise<std::error_code> cb;
+    s->async_send(sse::event("one").id("1"), [&](std::error_code ec) { cb.set_value(ec); });
+    auto done = cb.get_future();
+    REQUIRE(done.wait_for(5s) == std::future_status::ready);
+    CHECK_FALSE(done.get());
+    auto fut = s->async_send(sse::event("two").id("2"), asio::use_future);
+    REQUIRE(fut.wait_for(5s) == std::future_status::ready);
+    CHECK_NOTHROW(fut.get());
+    auto evs = c.read_events(2);
+    CHECK(evs[0].data == "one");
+    CHECK(evs[1].data == "two");
+    CHECK(s->last_event_id() == "2");
+}
+
+TEST_CASE("stream: heartbeat comments keep a quiet stream alive", "[stream]")
+{
+    sse::server_options o;
+    o.heartbeat = 50ms;
+    test::server_fixture f(o);
+    f.srv.on_stream("/events", [](sse::stream_ptr) {});
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    CHECK(c.read_until(":\n", 2s) == ":\n");
+    CHECK(c.read_until(":\n", 2s) == ":\n");
+    CHECK(f.srv.stats().heartbeats_sent >= 1);
+}
+
+TEST_CASE("stream: a timer callback that throws closes that stream only", "[stream]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/bad", [](sse::stream_ptr s) { s->after(1ms, [] { throw std::runtime_error("x"); }); });
+    f.srv.on_stream("/good", [](sse::stream_ptr s) { s->after(20ms, [s] { s->send(sse::event("fine")); }); });
+    f.run();
+    auto bad = client::get(f.port(), "/bad");
+    bad.read_head();
+    CHECK(bad.read_to_close().empty());
+    auto good = client::get(f.port(), "/good");
+    good.read_head();
+    CHECK(good.read_events(1)[0].data == "fine");
+    CHECK(f.srv.stats().handler_errors == 1);
+}
+
+TEST_CASE("stream: many clients on a 2-thread io_context each get their whole stream", "[stream]")
+{
+    test::server_fixture f;
+    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+        auto n = std::make_shared<int>(0);
+        s->every(2ms, [s, n] {
+            if (++*n <= 20) s->send(sse::event(std::to_string(*n)).id(std::to_string(*n)));
+            if (*n == 20) s->close();
+        });
+    });
+    f.run(2);
+    std::vector<client> clients;
+    for (int i = 0; i < 200; ++i) clients.push_back(client::get(f.port(), "/events"));
+    for (auto& c : clients) {
+        REQUIRE(client::status(c.read_head()) == 200);
+        auto evs = c.read_events(20);
+        for (int i = 0; i < 20; ++i) REQUIRE(evs[static_cast<std::size_t>(i)].data == std::to_string(i + 1));
+        CHECK(c.closed_within(5s));
+    }
+    CHECK(f.srv.stats().streams_total == 200);
+    CHECK(f.srv.stats().events_sent == 200 * 20);
+}
+
+TEST_CASE("stream: stop() sends the final event, closes every stream and run() returns", "[stream]")
+{
+    test::server_fixture f;
+    test::signal opened;
+    std::atomic<int> n{0};
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        s->send(sse::event("hi"));
+        if (++n == 3) opened.set();
+    });
+    f.run(2);
+    const auto port = f.port();
+    std::vector<client> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(client::get(f.port(), "/events"));
+    REQUIRE(opened.wait());
+    for (auto& c : clients) c.read_head();
+    f.srv.stop(sse::event("bye").type("shutdown"));
+    for (auto& c : clients) {
+        auto evs = c.read_events(2);
+        CHECK(evs[0].data == "hi");
+        CHECK(evs[1].type == "shutdown");
+        CHECK(c.closed_within(5s));
+    }
+    CHECK(f.stop_and_join());
+    CHECK_THROWS_AS(client(port), std::runtime_error); // no longer accepting
+}
