@@ -106,7 +106,7 @@ TEST_CASE("event: comments prefix every line", "[event][security]")
     CHECK(sse::to_string(sse::event("x").comment("c")) == ": c\ndata: x\n\n");
 }
 
-TEST_CASE("event: malformed UTF-8 in data becomes U+FFFD; NUL is kept", "[event]")
+TEST_CASE("event: malformed UTF-8 in data becomes U+FFFD and NUL is kept", "[event]")
 {
     CHECK(sse::to_string(sse::event("a\xff" "b")) == "data: a\xEF\xBF\xBD" "b\n\n");
     CHECK(sse::to_string(sse::event("\xED\xA0\x80")) == "data: \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\n\n"); // surrogate

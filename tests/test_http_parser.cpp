@@ -55,7 +55,7 @@ TEST_CASE("parser: Last-Event-ID from the query when no header", "[parser]")
     CHECK(r.last_event_id() == "7");
 }
 
-TEST_CASE("parser: bare LF line endings; HTTP/1.0 without Host; absolute-form", "[parser]")
+TEST_CASE("parser: bare LF line endings and HTTP/1.0 without Host and absolute-form", "[parser]")
 {
     sse::request r;
     CHECK(parse("GET / HTTP/1.1\nHost: h\n\n", r) == 0);
@@ -124,7 +124,7 @@ TEST_CASE("parser: incremental scan finds the end across any split", "[parser]")
     }
 }
 
-TEST_CASE("parser: the head ends at the first blank line; the rest is body", "[parser]")
+TEST_CASE("parser: the head ends at the first blank line and the rest is body", "[parser]")
 {
     sse::detail::request_parser p;
     const std::string bytes = "POST /chat HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";

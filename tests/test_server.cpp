@@ -131,7 +131,7 @@ TEST_CASE("server: a client that sends its head too slowly is dropped", "[server
     CHECK(client::status(ok.read_head()) == 200);
 }
 
-TEST_CASE("server: plain routes answer with keep-alive; Accept picks the stream", "[server]")
+TEST_CASE("server: plain routes answer with keep-alive and Accept picks the stream", "[server]")
 {
     test::server_fixture f;
     f.srv.on_request("/", [](const sse::request& r) {
@@ -206,7 +206,7 @@ TEST_CASE("server: HEAD on a stream route answers the head only", "[server]")
     CHECK(c.read_to_close().empty());
 }
 
-TEST_CASE("server: a handler that throws gets a 500; the server goes on", "[server]")
+TEST_CASE("server: a handler that throws gets a 500 and the server goes on", "[server]")
 {
     test::server_fixture f;
     f.srv.on_stream("/boom", [](sse::stream_ptr) { throw std::runtime_error("boom"); });

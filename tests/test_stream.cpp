@@ -47,14 +47,14 @@ TEST_CASE("stream: after() fires once", "[stream]")
     CHECK(evs[1].data == "then");
 }
 
-TEST_CASE("stream: a client that disconnects stops the timers; runs on_close once; frees the stream",
+TEST_CASE("stream: a client that disconnects stops its timers and runs on_close once and frees the stream",
           "[stream]")
 {
-    test::server_fixture f;
     std::atomic<int> ticks{0}, closes{0};
     std::weak_ptr<sse::stream> weak;
     test::signal closed;
     std::error_code reason;
+    test::server_fixture f;
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         weak = s;
         s->every(5ms, [&ticks, raw = s.get()] {
@@ -90,7 +90,7 @@ TEST_CASE("stream: a client that disconnects stops the timers; runs on_close onc
     CHECK(f.srv.stats().connections_open == 0);
 }
 
-TEST_CASE("stream: close() flushes what is queued; then ends the response", "[stream]")
+TEST_CASE("stream: close() flushes what is queued then ends the response", "[stream]")
 {
     test::server_fixture f;
     f.srv.on_stream("/events", [](sse::stream_ptr s) {
@@ -106,9 +106,9 @@ TEST_CASE("stream: close() flushes what is queued; then ends the response", "[st
 
 TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
 {
-    test::server_fixture f;
     std::promise<sse::stream_ptr> got;
     test::signal closed;
+    test::server_fixture f;
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         s->on_close([&](std::error_code) { closed.set(); });
         got.set_value(s);
@@ -135,10 +135,10 @@ TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
     s->every(1ms, [] { FAIL("timer on a closed stream"); });
 }
 
-TEST_CASE("stream: async_send completes after the write; with callbacks and futures", "[stream]")
+TEST_CASE("stream: async_send completes after the write with callbacks and futures", "[stream]")
 {
-    test::server_fixture f;
     std::promise<sse::stream_ptr> got;
+    test::server_fixture f;
     f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
     f.run();
     auto c = client::get(f.port(), "/events");
@@ -211,11 +211,11 @@ TEST_CASE("stream: many clients on a 2-thread io_context each get their whole st
     CHECK(f.srv.stats().events_sent == 200 * 20);
 }
 
-TEST_CASE("stream: stop() sends the final event, closes every stream and run() returns", "[stream]")
+TEST_CASE("stream: stop() sends the final event and closes every stream so run() returns", "[stream]")
 {
-    test::server_fixture f;
     test::signal opened;
     std::atomic<int> n{0};
+    test::server_fixture f;
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         s->send(sse::event("hi"));
         if (++n == 3) opened.set();

@@ -17,6 +17,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -261,20 +262,21 @@ private:
     /// Queues bytes from any thread; `id` (if any) becomes `last_event_id()`. Items of kind
     /// `replay` and `control` are exempt from the queue bound (their source is bounded).
     bool enqueue(detail::shared_buffer bytes, const std::string* id, item kind,
-                 std::function<void(std::error_code)> done = nullptr)
+                 std::function<void(std::error_code)> done = nullptr,
+                 std::optional<overflow_policy> policy = std::nullopt)
     {
         bool post_flush = false, overflow_close = false;
         std::vector<waiter> dropped;
         {
             std::lock_guard<std::mutex> lock(mu_);
-            if (state_ == state::closing || state_ == state::closed) {
+            if (state_ == state::closing || state_ == state::closed || close_requested_) {
                 if (done) done(error::stream_closed); // only posts
                 return false;
             }
             const std::size_t size = bytes->size();
             if (queued_bytes_ != 0 && queued_bytes_ + size > options().max_queue_bytes && kind != item::control &&
                 kind != item::replay) {
-                if (options().overflow == overflow_policy::disconnect) {
+                if (policy.value_or(options().overflow) == overflow_policy::disconnect) {
                     overflow_close = true;
                 } else {
                     drop_oldest(size, dropped);
@@ -297,6 +299,7 @@ private:
             asio::post(strand_, [self = shared_from_this()] { self->finish(error::queue_overflow); });
             return false;
         }
+        if (kind == item::replay) detail::bump(reg_.state().stats.replayed_events);
         if (post_flush) asio::post(strand_, [self = shared_from_this()] { self->do_flush(); });
         return true;
     }
@@ -505,9 +508,12 @@ private:
     void open(std::string head)
     {
         std::unique_ptr<response> rejection;
+        bool close_now = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ != state::handshake) return; // closed while the handler ran
+            close_now = close_requested_;
+            close_requested_ = false;
             rejection = std::move(rejection_);
             if (!rejection) {
                 if (request_.method() == "HEAD") pending_.clear(); // the head only: no events
@@ -529,7 +535,7 @@ private:
         last_write_ = clock::now();
         start_read();
         arm_tick();
-        if (request_.method() == "HEAD" || close_requested_) {
+        if (request_.method() == "HEAD" || close_now) {
             begin_close({}, options().write_timeout);
             return;
         }
@@ -568,11 +574,12 @@ private:
     std::vector<std::function<void(std::error_code)>> close_callbacks_;
     std::string last_id_;
     std::unique_ptr<response> rejection_;
+    bool close_requested_ = false; // close() before the stream answered
 
     // strand-owned
     std::vector<queued> inflight_;
     std::vector<asio::const_buffer> buffers_;
-    bool opened_ = false, close_requested_ = false;
+    bool opened_ = false;
     std::error_code close_reason_;
     clock::time_point last_write_{}, write_started_{}, close_deadline_{};
     asio::steady_timer tick_;

@@ -4,6 +4,10 @@
 
 // The one place the library includes Asio: the fine-grained headers it uses.
 
+// A standard header first: Asio's config detects features (e.g. std::aligned_alloc) from the
+// standard library's macros, and must see the same answer in every translation unit.
+#include <cstddef>
+
 #include <asio/version.hpp>
 
 #if ASIO_VERSION < 102200

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, then builds and runs the
+# tests plain (g++), under AddressSanitizer+UBSan (clang) and under ThreadSanitizer (clang).
+# Prints one summary line per part and a closing "N passed, N failed" line.
+# Usage: bash tests/run.sh [part...]   parts: plain asan tsan (default: all)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan)
+
+bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl || exit 1
+
+jobs=$(nproc)
+passed=0
+failed=0
+summary=()
+
+# build_and_test NAME CXX FLAGS [cmake args...]
+build_and_test() {
+  local name=$1 cxx=$2 flags=$3
+  shift 3
+  local dir="build/ci-$name" log="build/ci-$name.log" start=$SECONDS
+  mkdir -p build
+  if ! { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$cxx" \
+           -DCMAKE_CXX_FLAGS="$flags" "$@" && cmake --build "$dir" -j"$jobs"; } >"$log" 2>&1; then
+    tail -n 40 "$log"
+    summary+=("$name: BUILD FAILED ($((SECONDS - start)) s, log: $log)")
+    failed=$((failed + 1))
+    return
+  fi
+  if (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 300) >>"$log" 2>&1; then
+    summary+=("$name: ok, $(grep -Eo '[0-9]+ tests passed|tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1) ($((SECONDS - start)) s)")
+    passed=$((passed + 1))
+  else
+    grep -E "Failed|FAILED|ERROR|Sanitizer" "$log" | head -n 40
+    summary+=("$name: FAILED: $(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1) ($((SECONDS - start)) s, log: $log)")
+    failed=$((failed + 1))
+  fi
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+for part in "${parts[@]}"; do
+  case $part in
+    plain) build_and_test plain g++ "-O1" ;;
+    asan) build_and_test asan clang++ "-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+            -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
+    tsan) build_and_test tsan clang++ "-O1 -g -fsanitize=thread" -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
+    *) echo "unknown part: $part"; failed=$((failed + 1)) ;;
+  esac
+done
+
+echo
+echo "== asio-sse test summary"
+for line in "${summary[@]}"; do echo "  $line"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
