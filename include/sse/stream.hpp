@@ -278,6 +278,7 @@ private:
                 kind != item::replay) {
                 if (policy.value_or(options().overflow) == overflow_policy::disconnect) {
                     overflow_close = true;
+                    state_ = state::closing; // refuse everything else; finish() follows at once
                 } else {
                     drop_oldest(size, dropped);
                 }
