@@ -274,3 +274,51 @@ TEST_CASE("server: connections over max_connections get 503", "[server][limits]"
     CHECK(client::status(head) == 503);
     CHECK(b.closed_within(3s));
 }
+
+TEST_CASE("server: CORS grants allowed origins and answers preflights", "[server][cors]")
+{
+    test::server_fixture f;
+    sse::route_options ro;
+    ro.cors = sse::cors_policy{{"https://app.example"}, true, {"Authorization"}, std::chrono::seconds(60)};
+    f.srv.on_stream("/events", [](sse::stream_ptr s) { s->send(sse::event("x")); }, ro);
+    sse::route_options any;
+    any.cors = sse::cors_policy{{"*"}, false, {}, std::chrono::seconds(600)};
+    f.srv.on_request("/public", [](const sse::request&) { return sse::response(200, "ok"); }, any);
+    f.run();
+
+    auto allowed = client::get(f.port(), "/events", "Origin: https://app.example\r\n");
+    const auto h1 = allowed.read_head();
+    CHECK(h1.find("Access-Control-Allow-Origin: https://app.example\r\n") != std::string::npos);
+    CHECK(h1.find("Access-Control-Allow-Credentials: true\r\n") != std::string::npos);
+    CHECK(h1.find("Vary: Origin\r\n") != std::string::npos);
+
+    auto other = client::get(f.port(), "/events", "Origin: https://evil.example\r\n");
+    const auto h2 = other.read_head();
+    CHECK(client::status(h2) == 200);
+    CHECK(h2.find("Access-Control") == std::string::npos); // no grant: the browser refuses it
+
+    client pre(f.port());
+    pre.send("OPTIONS /events HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example\r\n"
+             "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: last-event-id\r\n\r\n");
+    const auto h3 = pre.read_head();
+    CHECK(client::status(h3) == 204);
+    CHECK(h3.find("Access-Control-Allow-Methods: GET, HEAD\r\n") != std::string::npos);
+    CHECK(h3.find("Access-Control-Allow-Headers: Last-Event-ID, Authorization\r\n") != std::string::npos);
+    CHECK(h3.find("Access-Control-Max-Age: 60\r\n") != std::string::npos);
+
+    client bad(f.port());
+    bad.send("OPTIONS /events HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\r\n");
+    CHECK(client::status(bad.read_head()) == 403);
+
+    client pub(f.port());
+    pub.send("GET /public HTTP/1.1\r\nHost: h\r\nOrigin: null\r\n\r\n");
+    const auto h4 = pub.read_head();
+    CHECK(h4.find("Access-Control-Allow-Origin: *\r\n") != std::string::npos);
+    CHECK(h4.find("Vary") == std::string::npos);
+
+    sse::route_options injected;
+    injected.cors = sse::cors_policy{{"https://a\r\nX-Evil: 1"}, false, {}, std::chrono::seconds(1)};
+    asio::io_context io;
+    sse::server s2(io);
+    CHECK_THROWS_AS(s2.on_stream("/x", [](sse::stream_ptr) {}, injected), std::invalid_argument);
+}

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace sse {
 
@@ -49,10 +51,30 @@ struct server_options {
     std::chrono::milliseconds shutdown_timeout{5'000};
 };
 
-/** @brief Settings of one stream route. */
+/** @brief Cross-origin access to a route (CORS), for pages served from another origin.
+
+    A request whose `Origin` is allowed gets `Access-Control-Allow-Origin` (and, with
+    `credentials`, `Access-Control-Allow-Credentials: true`) plus `Vary: Origin`; any other gets
+    no grant, so the browser refuses it. `OPTIONS` preflights are answered: 204 with the grant,
+    or 403 for an origin not allowed. */
+struct cors_policy {
+    /// Exact origins (scheme://host[:port]), or "*" for any origin.
+    std::vector<std::string> origins;
+    /// Allow cookies/credentials (`new EventSource(url, {withCredentials: true})`); the origin is
+    /// then echoed, never `*`.
+    bool credentials = false;
+    /// Request headers a preflight may ask for (`Last-Event-ID` is always allowed).
+    std::vector<std::string> headers;
+    /// How long a browser may cache a preflight answer.
+    std::chrono::seconds max_age{600};
+};
+
+/** @brief Settings of one route. */
 struct route_options {
     /// Most concurrent streams on this route (0: no limit); beyond it, 503 with `Retry-After`.
     std::size_t max_streams = 0;
+    /// Cross-origin access; none when unset (same-origin pages only).
+    std::optional<cors_policy> cors;
 };
 
 } // namespace sse

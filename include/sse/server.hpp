@@ -90,17 +90,17 @@ public:
         @throws std::logic_error after `start()`. */
     void on_stream(std::string path, stream_handler handler, route_options options = {})
     {
-        auto& r = mutable_route(std::move(path));
+        auto& r = mutable_route(std::move(path), std::move(options));
         r.on_stream = std::move(handler);
-        r.options = options;
     }
 
     /** @brief Serves `path` (exact match) with one response per request, any method; the
-        connection stays open for the next request when the client allows it.
+        connection stays open for the next request when the client allows it. `options`
+        (CORS) apply to the whole path, stream route included.
         @throws std::logic_error after `start()`. */
-    void on_request(std::string path, request_handler handler)
+    void on_request(std::string path, request_handler handler, route_options options = {})
     {
-        mutable_route(std::move(path)).on_request = std::move(handler);
+        mutable_route(std::move(path), std::move(options)).on_request = std::move(handler);
     }
 
     /// Opens the acceptor on `ep` (port 0 picks a free port); `ec` says why it failed.
@@ -237,10 +237,19 @@ private:
         std::atomic<bool> stop_requested{false};
     };
 
-    detail::route& mutable_route(std::string path)
+    // The route for `path`; `options` (if any are set) replace the route's.
+    detail::route& mutable_route(std::string path, route_options options)
     {
         if (impl_->started) throw std::logic_error("sse::server: add routes before start()");
-        return impl_->routes->at(std::move(path));
+        if (options.cors) {
+            for (const auto& o : options.cors->origins)
+                if (!response::valid_header("Origin", o)) throw std::invalid_argument("sse::server: bad CORS origin");
+            for (const auto& h : options.cors->headers)
+                if (!response::valid_header(h, "")) throw std::invalid_argument("sse::server: bad CORS header name");
+        }
+        auto& r = impl_->routes->at(std::move(path));
+        if (options.cors || options.max_streams) r.options = std::move(options);
+        return r;
     }
 
     void stop_with(detail::shared_buffer final_event)

@@ -3,6 +3,7 @@
 #define ASIO_SSE_DETAIL_CONNECTION_HPP
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/cors.hpp>
 #include <sse/detail/http_parser.hpp>
 #include <sse/detail/router.hpp>
 #include <sse/detail/server_state.hpp>
@@ -15,17 +16,25 @@
 
 namespace sse::detail {
 
-/// The response head that opens every stream (and the `retry:` line, if configured).
-inline std::string stream_head(const server_options& o)
+/// The response head that opens every stream, with `extra` headers (and the `retry:` line,
+/// if configured).
+inline std::string stream_head(const server_options& o, const std::vector<std::pair<std::string, std::string>>& extra)
 {
     std::string head = "HTTP/1.1 200 OK\r\n"
                        "Content-Type: text/event-stream; charset=utf-8\r\n"
                        "Cache-Control: no-cache\r\n"
                        "Connection: keep-alive\r\n"
-                       "X-Accel-Buffering: no\r\n"
-                       "\r\n";
+                       "X-Accel-Buffering: no\r\n";
+    for (const auto& h : extra) head.append(h.first).append(": ").append(h.second).append("\r\n");
+    head.append("\r\n");
     if (o.retry) head.append("retry: ").append(std::to_string(o.retry->count())).append("\n");
     return head;
+}
+
+/// The CORS grant of `r`'s route (none if the route has no policy).
+inline std::vector<std::pair<std::string, std::string>> grant_for(const route& rt, const request& r)
+{
+    return rt.options.cors ? cors_grant(*rt.options.cors, r) : std::vector<std::pair<std::string, std::string>>();
 }
 
 /** @brief An accepted connection until it becomes a stream: handshake, bounded head read,
@@ -132,7 +141,9 @@ private:
             reply_error(404);
             return true;
         }
-        const bool wants_stream = route_->on_stream && (!route_->on_request || req_.accepts_event_stream());
+        preflight_ = req_.method() == "OPTIONS" && route_->options.cors;
+        const bool wants_stream =
+            !preflight_ && route_->on_stream && (!route_->on_request || req_.accepts_event_stream());
         if (!wants_stream) {
             if (parser_.content_length() > options().max_body_bytes) {
                 reply_error(413);
@@ -167,6 +178,7 @@ private:
         auto s = stream_access::make<Socket>(std::move(socket_), strand_, std::move(req_), reg_.state_ptr(),
                                              std::move(slot_));
         s->on_close([counter](std::error_code) { counter->fetch_sub(1); });
+        const auto grant = grant_for(*route_, s->request());
         try {
             route_->on_stream(s);
         } catch (...) {
@@ -176,7 +188,7 @@ private:
             } catch (const std::logic_error&) {
             }
         }
-        stream_access::open(*s, stream_head(options()));
+        stream_access::open(*s, stream_head(options(), grant));
     }
 
     void answer_plain()
@@ -184,8 +196,14 @@ private:
         timer_.cancel();
         busy_ = true;
         const bool keep_alive = wants_keep_alive();
+        if (preflight_) {
+            const char* methods = route_->on_request ? "GET, HEAD, POST" : "GET, HEAD";
+            return reply(cors_preflight(*route_->options.cors, req_, methods), keep_alive);
+        }
         try {
-            reply(route_->on_request(req_), keep_alive);
+            response r = route_->on_request(req_);
+            for (auto& h : grant_for(*route_, req_)) r.header(std::move(h.first), std::move(h.second));
+            reply(r, keep_alive);
         } catch (...) {
             bump(reg_.state().stats.handler_errors);
             reply_error(500);
@@ -278,7 +296,7 @@ private:
     std::string buf_, out_;
     request req_;
     const route* route_ = nullptr;
-    bool have_head_ = false, busy_ = false;
+    bool have_head_ = false, busy_ = false, preflight_ = false;
 };
 
 } // namespace sse::detail
