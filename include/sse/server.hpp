@@ -12,6 +12,8 @@
 #include <sse/stats.hpp>
 #include <sse/stream.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -143,7 +145,10 @@ public:
     {
         if (!impl_->acceptor.is_open()) throw std::logic_error("sse::server::start: call listen() first");
         impl_->started = true;
-        asio::post(impl_->acceptor_strand, [i = impl_] { i->do_accept(); });
+        asio::post(impl_->acceptor_strand, [i = impl_] {
+            i->do_accept();
+            i->do_sweep();
+        });
     }
 
     /** @brief Stops gracefully: stops accepting, lets every stream flush what is queued (within
@@ -162,7 +167,7 @@ private:
     struct impl : std::enable_shared_from_this<impl> {
         impl(executor_type e, typename transport::context c, const server_options& o)
             : ex(std::move(e)), acceptor_strand(asio::make_strand(ex)), acceptor(acceptor_strand),
-              backoff(acceptor_strand), state(std::make_shared<detail::server_state>(o)),
+              backoff(acceptor_strand), sweeper(acceptor_strand), state(std::make_shared<detail::server_state>(o)),
               routes(std::make_shared<detail::router>()), ctx(std::move(c))
         {
         }
@@ -175,6 +180,29 @@ private:
                                                                             asio::ip::tcp::socket s) mutable {
                                       self->on_accept(ec, std::move(s), std::move(strand));
                                   });
+        }
+
+        // Every session's housekeeping (heartbeats, stalled writes, close deadlines) on one timer;
+        // once the server is stopping and every session is gone, it ends too.
+        void do_sweep()
+        {
+            sweeper.expires_after(sweep_period(state->options));
+            sweeper.async_wait([self = this->shared_from_this()](std::error_code ec) {
+                if (ec) return;
+                auto live = self->state->live();
+                if (live.empty() && self->state->stopping.load(std::memory_order_acquire)) return;
+                const auto now = std::chrono::steady_clock::now();
+                for (auto& s : live) s->sweep(now);
+                live.clear();
+                self->do_sweep();
+            });
+        }
+
+        static std::chrono::milliseconds sweep_period(const server_options& o)
+        {
+            auto p = std::min(o.write_timeout, o.shutdown_timeout) / 4;
+            if (o.heartbeat.count() > 0) p = std::min(p, o.heartbeat / 4);
+            return std::clamp<std::chrono::milliseconds>(p, std::chrono::milliseconds(5), std::chrono::seconds(1));
         }
 
         void on_accept(std::error_code ec, asio::ip::tcp::socket s, asio::strand<asio::any_io_executor> strand)
@@ -229,7 +257,7 @@ private:
         executor_type ex;
         asio::strand<asio::any_io_executor> acceptor_strand;
         asio::ip::tcp::acceptor acceptor;
-        asio::steady_timer backoff;
+        asio::steady_timer backoff, sweeper;
         std::shared_ptr<detail::server_state> state;
         std::shared_ptr<detail::router> routes;
         typename transport::context ctx;

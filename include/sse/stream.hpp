@@ -173,8 +173,7 @@ public:
 protected:
     stream(executor_type strand, sse::request req, std::shared_ptr<detail::server_state> state,
            detail::connection_slot slot)
-        : reg_(std::move(state)), slot_(std::move(slot)), strand_(std::move(strand)), request_(std::move(req)),
-          tick_(strand_)
+        : reg_(std::move(state)), slot_(std::move(slot)), strand_(std::move(strand)), request_(std::move(req))
     {
     }
 
@@ -192,6 +191,7 @@ protected:
         {
             std::lock_guard<std::mutex> lock(mu_);
             writing_ = false;
+            last_write_ = clock::now();
             for (auto& it : inflight_) {
                 events += it.kind == item::event || it.kind == item::replay;
                 heartbeats += it.kind == item::heartbeat;
@@ -200,7 +200,6 @@ protected:
             if (!ec && !waiters_.empty()) take_waiters(inflight_.back().seq, ready);
         }
         inflight_.clear();
-        last_write_ = clock::now();
         auto& st = reg_.state().stats;
         detail::bump(st.bytes_sent, bytes);
         if (!ec) {
@@ -347,6 +346,7 @@ private:
             if (!pending_.empty()) {
                 inflight_.swap(pending_);
                 writing_ = true;
+                write_started_ = clock::now();
                 next = write;
             } else if (state_ == state::closing) {
                 next = end;
@@ -354,7 +354,6 @@ private:
         }
         if (next == end) finish(close_reason_);
         if (next != write) return;
-        write_started_ = clock::now();
         buffers_.clear();
         for (const auto& it : inflight_) buffers_.emplace_back(asio::buffer(*it.bytes));
         start_write(buffers_);
@@ -371,10 +370,9 @@ private:
                 return;
             }
             state_ = state::closing;
+            close_deadline_ = clock::now() + within;
         }
         close_reason_ = reason;
-        close_deadline_ = clock::now() + within;
-        arm_tick();
         do_flush();
     }
 
@@ -393,7 +391,6 @@ private:
             pending_.clear();
         }
         if (reason) close_reason_ = reason;
-        tick_.cancel();
         for (auto& t : timers_) t.cancel();
         close_transport();
         slot_.release();
@@ -418,7 +415,7 @@ private:
     {
         asio::dispatch(strand_, [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
             if (!self->is_open()) return;
-            self->timers_.emplace_back(self->strand_);
+            self->timers_.emplace_back(self->strand_.get_inner_executor()); // handlers are bound to the strand
             auto it = std::prev(self->timers_.end());
             it->expires_after(d);
             self->wait_timer(it, d, std::move(fn), repeat);
@@ -428,7 +425,8 @@ private:
     void wait_timer(std::list<asio::steady_timer>::iterator it, clock::duration d, std::function<void()> fn,
                     bool repeat)
     {
-        it->async_wait([self = shared_from_this(), it, d, fn = std::move(fn), repeat](std::error_code ec) mutable {
+        it->async_wait(asio::bind_executor(strand_, [self = shared_from_this(), it, d, fn = std::move(fn),
+                                                     repeat](std::error_code ec) mutable {
             if (ec || !self->is_open()) {
                 self->timers_.erase(it);
                 return;
@@ -440,59 +438,35 @@ private:
             } else {
                 self->timers_.erase(it);
             }
-        });
+        }));
     }
 
-    // The housekeeping timer: heartbeats, stalled writes, the closing deadline. Re-armed lazily:
-    // it fires at the earliest of those deadlines and recomputes.
-    void arm_tick()
+    // detail::session: the server's periodic sweep (on any thread) sends heartbeats to quiet
+    // streams, and ends stalled writes and graceful closes past their deadline. One sweep for
+    // all streams costs less than a timer per stream.
+    void sweep(clock::time_point now) override
     {
-        const auto now = clock::now();
         const auto& o = options();
-        auto next = now + o.write_timeout;
-        if (o.heartbeat.count() > 0) next = std::min(next, std::max(last_write_ + o.heartbeat, now));
-        if (closing_locked()) next = std::min(next, close_deadline_);
-        const std::uint64_t gen = ++tick_gen_;
-        tick_.expires_at(next);
-        tick_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
-            if (ec == asio::error::operation_aborted || gen != self->tick_gen_) return;
-            self->on_tick();
-        });
-    }
-
-    void on_tick()
-    {
-        const auto now = clock::now();
-        const auto& o = options();
-        bool stalled = false, quiet = false, closing = false;
+        enum { nothing, ping, stalled, overdue } act = nothing;
         {
             std::lock_guard<std::mutex> lock(mu_);
-            if (state_ == state::closed) return;
-            closing = state_ == state::closing;
-            stalled = writing_ && now - write_started_ >= o.write_timeout;
-            quiet = !writing_ && pending_.empty() && state_ == state::open;
+            if (state_ == state::closed || state_ == state::handshake) return;
+            if (writing_ && now - write_started_ >= o.write_timeout)
+                act = stalled;
+            else if (state_ == state::closing && now >= close_deadline_)
+                act = overdue;
+            else if (state_ == state::open && !writing_ && pending_.empty() && o.heartbeat.count() > 0 &&
+                     now - last_write_ >= o.heartbeat)
+                act = ping;
         }
-        if (stalled) {
-            detail::bump(reg_.state().stats.write_timeouts);
-            finish(error::write_timeout);
-            return;
+        if (act == ping) {
+            static const auto bytes = detail::make_shared_buffer(":\n");
+            enqueue(bytes, nullptr, item::heartbeat);
+        } else if (act != nothing) {
+            if (act == stalled) detail::bump(reg_.state().stats.write_timeouts);
+            const std::error_code ec = act == stalled ? make_error_code(error::write_timeout) : std::error_code();
+            asio::post(strand_, [self = shared_from_this(), ec] { self->finish(ec ? ec : self->close_reason_); });
         }
-        if (closing && now >= close_deadline_) {
-            finish(close_reason_);
-            return;
-        }
-        if (quiet && o.heartbeat.count() > 0 && now - last_write_ >= o.heartbeat) {
-            static const auto ping = detail::make_shared_buffer(":\n");
-            enqueue(ping, nullptr, item::heartbeat);
-            last_write_ = now; // the next heartbeat is due one interval after this one
-        }
-        arm_tick();
-    }
-
-    bool closing_locked() const
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        return state_ == state::closing;
     }
 
     // detail::session: the server is stopping.
@@ -522,6 +496,7 @@ private:
                 queued_bytes_ = 0;
                 for (const auto& it : pending_) queued_bytes_ += it.bytes->size();
                 state_ = state::open;
+                last_write_ = clock::now();
                 opened_ = true;
             }
         }
@@ -533,9 +508,7 @@ private:
         auto& st = reg_.state().stats;
         detail::bump(st.streams_total);
         detail::bump(st.streams_open);
-        last_write_ = clock::now();
         start_read();
-        arm_tick();
         if (request_.method() == "HEAD" || close_now) {
             begin_close({}, options().write_timeout);
             return;
@@ -576,15 +549,13 @@ private:
     std::string last_id_;
     std::unique_ptr<response> rejection_;
     bool close_requested_ = false; // close() before the stream answered
+    clock::time_point last_write_{}, write_started_{}, close_deadline_{};
 
     // strand-owned
     std::vector<queued> inflight_;
     std::vector<asio::const_buffer> buffers_;
     bool opened_ = false;
     std::error_code close_reason_;
-    clock::time_point last_write_{}, write_started_{}, close_deadline_{};
-    asio::steady_timer tick_;
-    std::uint64_t tick_gen_ = 0;
     std::list<asio::steady_timer> timers_;
 };
 
@@ -603,16 +574,20 @@ public:
 private:
     void start_write(const std::vector<asio::const_buffer>& buffers) override
     {
-        asio::async_write(socket_, buffers, [self = shared_from_this(), this](std::error_code ec, std::size_t n) {
-            on_write(ec, n);
-        });
+        asio::async_write(socket_, buffers,
+                          asio::bind_executor(get_executor(), [self = shared_from_this(), this](std::error_code ec,
+                                                                                                std::size_t n) {
+                              on_write(ec, n);
+                          }));
     }
 
     void start_read() override
     {
-        socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this(), this](std::error_code ec, std::size_t) {
-            on_read(ec);
-        });
+        socket_.async_read_some(asio::buffer(read_buf_),
+                                asio::bind_executor(get_executor(), [self = shared_from_this(), this](std::error_code ec,
+                                                                                                      std::size_t) {
+                                    on_read(ec);
+                                }));
     }
 
     void close_transport() noexcept override
@@ -623,7 +598,7 @@ private:
     }
 
     Socket socket_;
-    char read_buf_[64];
+    char read_buf_[16]; // a client sends nothing meaningful on a stream
 };
 
 /// What the server (and only the server) does to a stream.

@@ -7,6 +7,7 @@
 #include <sse/stats.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,8 @@ public:
     /// Ends the session soon (flushing what a stream has queued, within the shutdown timeout).
     /// Safe from any thread.
     virtual void shutdown() = 0;
+    /// Periodic housekeeping driven by the server (heartbeats, deadlines). Safe from any thread.
+    virtual void sweep(std::chrono::steady_clock::time_point) {}
 };
 
 /// What a server shares with its connections and streams; outlives all of them.
