@@ -41,7 +41,7 @@ async function parse(url) {
 for (const c of cases) {
   test(`eventsource-parser: ${c.name}`, { timeout: 15_000 }, async () => {
     const expected = sent(c);
-    const seen = await parse(`${server.url}/tricky?case=${encodeURIComponent(c.name)}`);
+    const seen = await parse(server.tricky(c));
     assert.deepEqual(seen.errors, []);
     assert.deepEqual(seen.retries, expected.filter((e) => e.retry !== undefined).map((e) => e.retry));
     assert.deepEqual(

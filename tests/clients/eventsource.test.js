@@ -6,6 +6,7 @@ import { EventSource } from 'eventsource';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { cases, dispatched, typesOf } from './lib/cases.js';
+import { receive } from './lib/receive.js';
 import { startClientServer } from './lib/servers.js';
 
 let server;
@@ -14,28 +15,9 @@ before(async () => {
 });
 after(() => server?.stop());
 
-// Opens an EventSource on `url` and resolves with every event of `types` before `end`.
-function receive(url, types) {
-  return new Promise((resolve, reject) => {
-    const source = new EventSource(url);
-    const got = [];
-    for (const type of types) {
-      source.addEventListener(type, (e) => {
-        if (type !== 'end') return void got.push({ type, data: e.data, lastEventId: e.lastEventId });
-        source.close();
-        resolve(got);
-      });
-    }
-    source.onerror = (e) => {
-      source.close();
-      reject(new Error(`EventSource error after ${got.length} events: ${e.message ?? e.type}`));
-    };
-  });
-}
-
 for (const c of cases) {
   test(`eventsource: ${c.name}`, { timeout: 15_000 }, async () => {
-    const got = await receive(`${server.url}/tricky?case=${encodeURIComponent(c.name)}`, typesOf(c));
+    const got = await receive(EventSource, server.tricky(c), typesOf(c));
     assert.deepEqual(got, dispatched(c));
   });
 }

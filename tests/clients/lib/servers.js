@@ -53,6 +53,8 @@ export async function startClientServer(args = []) {
     url: `http://127.0.0.1:${p.lines[0]}`,
     otherOrigin: `http://127.0.0.1:${p.lines[1]}`,
     stop: p.stop,
+    /** The URL of case `c` of the table. */
+    tricky: (c) => `http://127.0.0.1:${p.lines[0]}/tricky?case=${encodeURIComponent(c.name)}`,
     /** The server's record of the requests it saw (see client_server.cpp). */
     async log() {
       return (await fetch(`http://127.0.0.1:${p.lines[0]}/log`)).json();
