@@ -1,0 +1,74 @@
+// Starts the programs the client tests talk to, each on 127.0.0.1 with a port it picks, and
+// stops them. Paths come from the environment CTest sets (see CMakeLists.txt).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run through ctest or tests/clients/run.sh`);
+  return value;
+}
+
+export const chromiumPath = () => required('SSE_CHROMIUM');
+export const curlPath = () => required('SSE_CURL');
+
+// Spawns `argv` and resolves with the process and its first `lines` lines of stdout (within 10 s).
+async function start(argv, lines) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const seen = [];
+  const reader = createInterface({ input: child.stdout });
+  const ready = new Promise((resolve, reject) => {
+    reader.on('line', (line) => {
+      seen.push(line);
+      if (seen.length === lines) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${argv[0]} exited (${code}) before it was ready`)));
+    setTimeout(() => reject(new Error(`${argv[0]} not ready within 10 s`)), 10_000).unref();
+  });
+  try {
+    await ready;
+  } catch (e) {
+    child.kill();
+    throw e;
+  }
+  return {
+    lines: seen,
+    /** Ends the program (SIGTERM: a graceful stop) and waits for it. */
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The test server (client_server.cpp): `url` is its main origin, `otherOrigin` the second. */
+export async function startClientServer(args = []) {
+  const cases = fileURLToPath(new URL('../cases.json', import.meta.url));
+  const p = await start([required('SSE_CLIENT_SERVER'), '--cases', cases, ...args], 2);
+  return {
+    url: `http://127.0.0.1:${p.lines[0]}`,
+    otherOrigin: `http://127.0.0.1:${p.lines[1]}`,
+    stop: p.stop,
+    /** The URL of case `c` of the table. */
+    tricky: (c) => `http://127.0.0.1:${p.lines[0]}/tricky?case=${encodeURIComponent(c.name)}`,
+    /** The server's record of the requests it saw (see client_server.cpp). */
+    async log() {
+      return (await fetch(`http://127.0.0.1:${p.lines[0]}/log`)).json();
+    },
+  };
+}
+
+/** The real demo (examples/demo.cpp), sending an event every `intervalMs`. */
+export async function startDemo(intervalMs) {
+  const p = await start([required('SSE_DEMO'), '--port', '0', '--interval-ms', String(intervalMs)], 1);
+  const port = /localhost:(\d+)\//.exec(p.lines[0])?.[1];
+  if (!port) {
+    await p.stop();
+    throw new Error(`unexpected first line from sse-demo: ${p.lines[0]}`);
+  }
+  return { url: `http://127.0.0.1:${port}`, stop: p.stop };
+}
