@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then builds and runs the
-# tests plain (g++), under AddressSanitizer+UBSan (clang) and under ThreadSanitizer (clang).
-# Prints one summary line per part and a closing "N passed, N failed" line.
-# Usage: bash tests/run.sh [part...]   parts: plain asan tsan (default: all)
+# tests plain (g++), under AddressSanitizer+UBSan (clang) and under ThreadSanitizer (clang),
+# then against real clients (npm eventsource and eventsource-parser, headless Chromium, curl).
+# Prints one summary line per part and a closing "N passed, N failed" line (parts).
+# Usage: bash tests/run.sh [part...]   parts: plain asan tsan clients (default: all)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan)
+[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan clients)
 
 bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl || exit 1
 
@@ -39,6 +40,21 @@ build_and_test() {
   fi
 }
 
+# run_script NAME SCRIPT [args...]: a part that is a script of its own (it prints its details).
+run_script() {
+  local name=$1 start=$SECONDS log="build/ci-$1.log"
+  shift
+  mkdir -p build
+  if bash "$@" >"$log" 2>&1; then
+    summary+=("$name: ok, $(tail -n 1 "$log") ($((SECONDS - start)) s)")
+    passed=$((passed + 1))
+  else
+    tail -n 60 "$log"
+    summary+=("$name: FAILED: $(tail -n 1 "$log") ($((SECONDS - start)) s, log: $log)")
+    failed=$((failed + 1))
+  fi
+}
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
@@ -49,6 +65,7 @@ for part in "${parts[@]}"; do
     asan) build_and_test asan clang++ "-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
             -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
     tsan) build_and_test tsan clang++ "-O1 -g -fsanitize=thread" -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
+    clients) run_script clients tests/clients/run.sh ;;
     *) echo "unknown part: $part"; failed=$((failed + 1)) ;;
   esac
 done
