@@ -5,7 +5,8 @@
 // the rest is what a client sent. The bytes are scanned as they would arrive on a socket, and
 // the result is compared with a one-line reference for "where does the head end". A complete
 // head is parsed; the status must be one the parser documents, and a request that parses must
-// be consistent with its head and survive a canonical re-serialization unchanged.
+// be consistent with its head and survive a canonical re-serialization unchanged. What follows
+// its body is the next pipelined request, read by the same parser after reset().
 #include "check.hpp"
 
 #include <sse/detail/http_parser.hpp>
@@ -145,16 +146,11 @@ void check_request(const sse::request& r, std::string_view head, const request_p
     FUZZ_CHECK(same_request(moved, r));
 }
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+// One request from the front of `bytes`, as the connection handles it; returns the bytes it
+// took (head and body), or 0 when the connection would end here (error, or input exhausted).
+std::size_t one_request(request_parser& p, std::string_view bytes, std::uint8_t seed, std::size_t max_head,
+                        std::size_t max_headers)
 {
-    if (size < 2) return 0;
-    const std::uint8_t seed = data[0];
-    const std::size_t max_head = 64 + 128 * (data[1] & 0x0F), max_headers = data[1] >> 4;
-    const std::string_view bytes(reinterpret_cast<const char*>(data) + 2, size - 2);
-
-    request_parser p(max_head, max_headers);
     const auto [st, received] = scan_in_chunks(p, bytes, seed);
     const std::size_t end = reference_head_end(bytes.substr(0, received));
     switch (st) {
@@ -185,5 +181,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     sse::request r2;
     FUZZ_CHECK(again.parse(canonical_head(r), r2) == 0);
     FUZZ_CHECK(same_request(r, r2) && again.content_length() == p.content_length());
+
+    const std::size_t body = p.content_length();
+    return body <= bytes.size() - head.size() ? head.size() + body : 0;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    if (size < 2) return 0;
+    const std::uint8_t seed = data[0];
+    const std::size_t max_head = 64 + 128 * (data[1] & 0x0F), max_headers = data[1] >> 4;
+    std::string_view bytes(reinterpret_cast<const char*>(data) + 2, size - 2);
+
+    // pipelined requests on one keep-alive connection: one parser, reset between requests
+    request_parser p(max_head, max_headers);
+    while (!bytes.empty()) {
+        const std::size_t used = one_request(p, bytes, seed, max_head, max_headers);
+        if (used == 0) break;
+        bytes.remove_prefix(used);
+        p.reset();
+        FUZZ_CHECK(p.status() == 0 && p.head_size() == 0 && p.content_length() == 0);
+    }
     return 0;
 }
