@@ -55,7 +55,7 @@ public:
     void start()
     {
         reg_.enroll(this->weak_from_this());
-        arm_deadline();
+        arm_deadline(options().head_timeout);
         transport<Socket>::async_handshake(socket_, [self = this->shared_from_this()](std::error_code ec) {
             if (ec)
                 self->close();
@@ -74,9 +74,10 @@ private:
         });
     }
 
-    void arm_deadline()
+    // Closes the connection unless the deadline is re-armed or cancelled within `after`.
+    void arm_deadline(std::chrono::milliseconds after)
     {
-        timer_.expires_after(options().head_timeout);
+        timer_.expires_after(after);
         timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
             // a stale wait (the timer was re-armed) sees a deadline still in the future
             if (!ec && self->timer_.expiry() <= asio::steady_timer::clock_type::now()) self->close();
@@ -234,6 +235,7 @@ private:
     void reply(const response& r, bool keep_alive)
     {
         busy_ = true;
+        arm_deadline(options().write_timeout); // a client that stops reading must not hold us forever
         out_ = r.serialize(req_.method() == "HEAD", keep_alive);
         asio::async_write(socket_, asio::buffer(out_),
                           [self = this->shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
@@ -250,7 +252,7 @@ private:
         have_head_ = false;
         parser_.reset();
         req_ = request();
-        arm_deadline();
+        arm_deadline(options().head_timeout);
         do_read();
     }
 
