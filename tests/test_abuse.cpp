@@ -58,6 +58,9 @@ public:
         });
         f_.srv.on_request("/page", [](const sse::request& r) { return sse::response(200, "page:" + std::string(r.method())); });
         f_.srv.on_request("/echo", [](const sse::request& r) { return sse::response(200, "echo:" + r.body()); });
+        f_.srv.on_request("/big", [](const sse::request&) {
+            return sse::response(200, std::string(backlog_events * backlog_event_bytes, 'x'));
+        });
         f_.srv.on_stream("/backlog", [this](sse::stream_ptr s) {
             s->on_close([this](std::error_code) {
                 if (++backlog_closed_ == backlog_wanted_) backlog_all_closed_.set();
@@ -265,6 +268,20 @@ TEST_CASE("abuse: clients that reset mid-write of a large backlog", "[abuse]")
     // the resets interrupted the writes: most of the backlog never completed
     CHECK(s.stats().events_sent < n * abuse_server::backlog_events);
     CHECK(s.stats().streams_open == 1);
+    CHECK(s.connections_settle());
+    s.healthy_ticks();
+    CHECK(s.stop());
+}
+
+TEST_CASE("abuse: a client that never reads its plain response is dropped at write_timeout", "[abuse]")
+{
+    sse::server_options o;
+    o.write_timeout = 300ms;
+    abuse_server s(o);
+    client c(s.port());
+    c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n"); // and never reads the 16 MiB answer
+    CHECK(client::status(c.read_head()) == 200);
+    s.healthy_ticks(1);
     CHECK(s.connections_settle());
     s.healthy_ticks();
     CHECK(s.stop());
