@@ -70,7 +70,10 @@ private:
     void shutdown() override
     {
         asio::dispatch(strand_, [self = this->shared_from_this()] {
-            if (!self->busy_) self->close();
+            if (!self->busy_) return self->close();
+            // an answer is being written: it may finish within the shutdown timeout, not later
+            const auto limit = self->options().shutdown_timeout;
+            if (self->timer_.expiry() > asio::steady_timer::clock_type::now() + limit) self->arm_deadline(limit);
         });
     }
 
