@@ -273,18 +273,36 @@ TEST_CASE("abuse: clients that reset mid-write of a large backlog", "[abuse]")
     CHECK(s.stop());
 }
 
-TEST_CASE("abuse: a client that never reads its plain response is dropped at write_timeout", "[abuse]")
+TEST_CASE("abuse: a client that never reads its plain response is dropped", "[abuse]")
 {
-    sse::server_options o;
-    o.write_timeout = 300ms;
-    abuse_server s(o);
-    client c(s.port());
-    c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n"); // and never reads the 16 MiB answer
-    CHECK(client::status(c.read_head()) == 200);
-    s.healthy_ticks(1);
-    CHECK(s.connections_settle());
-    s.healthy_ticks();
-    CHECK(s.stop());
+    // sends a request for 16 MiB and never reads the answer
+    auto stalled_reader = [](abuse_server& s) {
+        client c(s.port());
+        c.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+        CHECK(client::status(c.read_head()) == 200);
+        s.healthy_ticks(1);
+        return c;
+    };
+    SECTION("at write_timeout")
+    {
+        sse::server_options o;
+        o.write_timeout = 300ms;
+        abuse_server s(o);
+        client c = stalled_reader(s);
+        CHECK(s.connections_settle());
+        s.healthy_ticks();
+        CHECK(s.stop());
+    }
+    SECTION("by stop(), within shutdown_timeout")
+    {
+        sse::server_options o;
+        o.shutdown_timeout = 300ms;
+        abuse_server s(o);
+        client c = stalled_reader(s);
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK(s.stop());
+        CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    }
 }
 
 TEST_CASE("abuse: garbage sent on an open stream is ignored", "[abuse]")
