@@ -55,7 +55,7 @@ public:
     void start()
     {
         reg_.enroll(this->weak_from_this());
-        arm_deadline();
+        arm_deadline(options().head_timeout);
         transport<Socket>::async_handshake(socket_, [self = this->shared_from_this()](std::error_code ec) {
             if (ec)
                 self->close();
@@ -70,13 +70,17 @@ private:
     void shutdown() override
     {
         asio::dispatch(strand_, [self = this->shared_from_this()] {
-            if (!self->busy_) self->close();
+            if (!self->busy_) return self->close();
+            // an answer is being written: it may finish within the shutdown timeout, not later
+            const auto limit = self->options().shutdown_timeout;
+            if (self->timer_.expiry() > asio::steady_timer::clock_type::now() + limit) self->arm_deadline(limit);
         });
     }
 
-    void arm_deadline()
+    // Closes the connection unless the deadline is re-armed or cancelled within `after`.
+    void arm_deadline(std::chrono::milliseconds after)
     {
-        timer_.expires_after(options().head_timeout);
+        timer_.expires_after(after);
         timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
             // a stale wait (the timer was re-armed) sees a deadline still in the future
             if (!ec && self->timer_.expiry() <= asio::steady_timer::clock_type::now()) self->close();
@@ -234,6 +238,7 @@ private:
     void reply(const response& r, bool keep_alive)
     {
         busy_ = true;
+        arm_deadline(options().write_timeout); // a client that stops reading must not hold us forever
         out_ = r.serialize(req_.method() == "HEAD", keep_alive);
         asio::async_write(socket_, asio::buffer(out_),
                           [self = this->shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
@@ -250,7 +255,7 @@ private:
         have_head_ = false;
         parser_.reset();
         req_ = request();
-        arm_deadline();
+        arm_deadline(options().head_timeout);
         do_read();
     }
 
