@@ -80,19 +80,30 @@ TEST_CASE("channel: a reconnect with Last-Event-ID resumes with no gap and no du
     co.history_events = 100000;
     co.history_bytes = 64 << 20;
     sse::channel ch(co);
-    test::server_fixture f;
+    sse::server_options o;
+    o.max_queue_bytes = 64 << 20; // the publisher is unthrottled: no client here is "slow"
+    test::server_fixture f(o);
     subscribe_route(f, ch, subscribed);
     f.run(2);
 
     std::atomic<bool> stop{false};
     std::atomic<int> published{0};
     std::thread publisher([&] {
-        while (!stop) {
+        while (!stop && published < 100000) { // bounded: at most ~2.5 MB of events
             ch.publish(sse::event("payload " + std::to_string(published + 1)));
             ++published;
             if (published % 64 == 0) std::this_thread::yield();
         }
     });
+    struct joiner { // the publisher stops and joins even when a REQUIRE below throws
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~joiner()
+        {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+    } join_publisher{stop, publisher};
 
     std::vector<std::string> seen;
     std::string last;
@@ -103,9 +114,6 @@ TEST_CASE("channel: a reconnect with Last-Event-ID resumes with no gap and no du
         last = seen.back();
         if (round % 2) c.reset(); // half the disconnects are resets, half are FINs
     }
-    stop = true;
-    publisher.join();
-
     REQUIRE(seen.size() == 20 * 50);
     // First connection started from whatever was live; from then on every id is the next one.
     const long first = std::stol(seen.front());
