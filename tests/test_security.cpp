@@ -92,7 +92,7 @@ TEST_CASE("client limits: concurrency, token bucket and bounded memory (sans-I/O
     }
 }
 
-TEST_CASE("security: one client over its connection limit gets 429; others are served", "[security][limits]")
+TEST_CASE("security: one client over its connection limit gets 429, others are served", "[security][limits]")
 {
     sse::server_options o;
     o.max_connections_per_client = 3;
@@ -126,7 +126,7 @@ TEST_CASE("security: one client over its connection limit gets 429; others are s
     CHECK(client::status(client::get(f.port(), "/events", {}, "127.0.0.2").read_head()) == 200);
 }
 
-TEST_CASE("security: a connection flood from one address is rate limited; others are served", "[security][limits]")
+TEST_CASE("security: a connection flood from one address is rate limited, others are served", "[security][limits]")
 {
     sse::server_options o;
     o.connection_rate_per_client = 0.1; // one token per 10 s: none refills during the test

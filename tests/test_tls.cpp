@@ -225,7 +225,7 @@ TEST_CASE("tls: a handshake that never completes is closed at the handshake time
     CHECK(f.srv.stats().tls_handshake_failures == 1);
 }
 
-TEST_CASE("tls: a client that does not trust the certificate fails; the server counts it", "[tls]")
+TEST_CASE("tls: a client that does not trust the certificate fails, and the server counts it", "[tls]")
 {
     tls_fixture f({}, server_context());
     hello_route(f);
@@ -245,7 +245,7 @@ TEST_CASE("tls: a client that does not trust the certificate fails; the server c
     CHECK(f.srv.stats().tls_handshake_failures == 1);
 }
 
-TEST_CASE("tls: set_context swaps the certificate for new connections; open ones go on", "[tls]")
+TEST_CASE("tls: set_context swaps the certificate for new connections, open ones go on", "[tls]")
 {
     tls_fixture f({}, server_context(1));
     hello_route(f);
