@@ -96,8 +96,8 @@ TEST_CASE("security: one client over its connection limit gets 429, others are s
 {
     sse::server_options o;
     o.max_connections_per_client = 3;
+    test::signal left; // before the server: its stop closes the streams
     test::server_fixture f(o);
-    test::signal left;
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         s->send(sse::event("hello"));
         s->on_close([&](std::error_code) { left.set(); });
@@ -190,11 +190,11 @@ void check_token(const sse::request& r, sse::authorization done)
 
 TEST_CASE("security: authorize sees query and cookie, denies with a body, and sets user()", "[security][auth]")
 {
+    std::atomic<int> handled{0};
     test::server_fixture f;
     sse::route_options ro;
     ro.authorize = check_token;
     ro.cors = sse::cors_policy{{"https://app.example"}, true, {}, std::chrono::seconds(60)};
-    std::atomic<int> handled{0};
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         ++handled;
         s->send(sse::event("hello " + std::any_cast<const user&>(s->user()).name));
@@ -235,6 +235,7 @@ TEST_CASE("security: authorize may decide later, from another thread", "[securit
     sse::server_options o;
     o.head_timeout = 500ms;
     test::server_fixture f(o);
+    // after the server: the decisions must go before its io_context does
     std::mutex m;
     std::vector<std::pair<std::string, sse::authorization>> pending;
     test::signal asked;
@@ -308,9 +309,9 @@ TEST_CASE("security: an undecided or throwing authorize never leaves a connectio
 
 TEST_CASE("security: channel filters see the authorized user", "[security][auth]")
 {
-    test::server_fixture f;
     sse::channel ch;
     std::atomic<int> subscribed{0};
+    test::server_fixture f;
     sse::route_options ro;
     ro.authorize = check_token;
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
