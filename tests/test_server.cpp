@@ -228,11 +228,11 @@ TEST_CASE("server: stream limits answer 503 with Retry-After", "[server][limits]
     sse::server_options o;
     o.max_streams = 2;
     o.retry_after = std::chrono::seconds(7);
+    test::signal first_closed; // before the server: its stop closes the streams that set it
     test::server_fixture f(o);
     open_route(f);
     sse::route_options ro;
     ro.max_streams = 1;
-    test::signal first_closed;
     f.srv.on_stream("/one", [&](sse::stream_ptr s) {
         s->send(sse::event("x"));
         s->on_close([&](std::error_code) { first_closed.set(); });
