@@ -8,6 +8,11 @@ set(ASIO_SSE_CONFIG_DIR "${CMAKE_INSTALL_DATADIR}/asio-sse/cmake")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/sse" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(TARGETS asio-sse EXPORT asio-sse-targets)
 install(EXPORT asio-sse-targets NAMESPACE asio-sse:: DESTINATION "${ASIO_SSE_CONFIG_DIR}")
+if(TARGET asio-sse-tls)
+  # its own export set, loaded only for find_package(asio-sse COMPONENTS tls)
+  install(TARGETS asio-sse-tls EXPORT asio-sse-tls-targets)
+  install(EXPORT asio-sse-tls-targets NAMESPACE asio-sse:: DESTINATION "${ASIO_SSE_CONFIG_DIR}")
+endif()
 
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/asio-sse-config.cmake.in"
                               "${PROJECT_BINARY_DIR}/asio-sse-config.cmake"

@@ -10,7 +10,7 @@ cd "$root"
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan clients)
 
-bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl || exit 1
+bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl || exit 1
 
 jobs=$(nproc)
 passed=0

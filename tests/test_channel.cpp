@@ -368,3 +368,27 @@ TEST_CASE("channel: drop_oldest keeps a slow client's queue within its bound and
         if (e.data == "last") break;
     }
 }
+
+TEST_CASE("channel: a replay larger than the queue bound does not count as a slow client", "[channel][replay]")
+{
+    std::atomic<int> subscribed{0};
+    sse::server_options o;
+    o.max_queue_bytes = 16 * 1024;
+    sse::channel_options co;
+    co.history_events = 2000;
+    co.history_bytes = 4 << 20;
+    sse::channel ch(co);
+    test::server_fixture f(o);
+    subscribe_route(f, ch, subscribed);
+    f.run();
+    const std::string payload(1000, 'r');
+    for (int i = 0; i < 1000; ++i) ch.publish(sse::event(payload)); // ~1 MB of history
+    auto c = connect(f, subscribed, "Last-Event-ID: 1\r\n");
+    ch.publish(sse::event("live")); // queued behind the replay, within the bound
+    auto evs = c.read_events(1000, 10s);
+    CHECK(evs.front().last_event_id == "2");
+    CHECK(evs[998].last_event_id == "1000");
+    CHECK(evs.back().data == "live");
+    CHECK(f.srv.stats().slow_disconnects == 0);
+    CHECK(f.srv.stats().replayed_events == 999);
+}

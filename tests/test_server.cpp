@@ -228,7 +228,7 @@ TEST_CASE("server: stream limits answer 503 with Retry-After", "[server][limits]
     sse::server_options o;
     o.max_streams = 2;
     o.retry_after = std::chrono::seconds(7);
-    test::signal first_closed; // before the fixture: the last stream closes when the fixture goes
+    test::signal first_closed; // before the server: its stop closes the streams that set it
     test::server_fixture f(o);
     open_route(f);
     sse::route_options ro;

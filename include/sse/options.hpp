@@ -2,8 +2,12 @@
 #ifndef ASIO_SSE_OPTIONS_HPP
 #define ASIO_SSE_OPTIONS_HPP
 
+#include <sse/authorization.hpp>
+#include <sse/request.hpp>
+
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +31,9 @@ struct server_options {
     /// Time a client has to send a whole request head (and an idle keep-alive connection
     /// waits for its next one) before it is dropped.
     std::chrono::milliseconds head_timeout{10'000};
+    /// Time a TLS client has to complete its handshake (`sse::tls_server`); then the head
+    /// timeout starts.
+    std::chrono::milliseconds handshake_timeout{10'000};
 
     /// A comment line is sent on a stream that has been quiet this long; zero disables.
     std::chrono::milliseconds heartbeat{15'000};
@@ -44,8 +51,17 @@ struct server_options {
     std::size_t max_streams = 0;
     /// Most concurrent connections of any kind (0: no limit); beyond it, 503 and close.
     std::size_t max_connections = 0;
-    /// Value of `Retry-After` on a 503.
+    /// Value of `Retry-After` on a 503 or 429.
     std::chrono::seconds retry_after{5};
+
+    /// Most concurrent connections from one client address (an IPv6 client: its /64) (0: no
+    /// limit); beyond it, 429 and close. Generous by default: many browsers share one NAT address.
+    std::size_t max_connections_per_client = 256;
+    /// New connections per second one client address may open, on average (0: no limit);
+    /// beyond it (once `connection_burst_per_client` is spent), 429 and close.
+    double connection_rate_per_client = 100;
+    /// New connections one client address may open at once before the rate applies.
+    std::size_t connection_burst_per_client = 200;
 
     /// `stop()` lets streams flush what is queued for at most this long, then closes them.
     std::chrono::milliseconds shutdown_timeout{5'000};
@@ -69,12 +85,24 @@ struct cors_policy {
     std::chrono::seconds max_age{600};
 };
 
+/** @brief Decides whether a stream request may open, before it opens: call `done.allow(user)`
+    or `done.deny(response)`, now or later from any thread (see `sse::authorization`).
+
+    `r` is valid only during the call: copy what a later decision needs. An `EventSource`
+    cannot set headers, so look at a cookie (`r.cookie("session")`, sent by a same-site page or
+    with `withCredentials`) or a query parameter (`r.query_param("token")`). Until the decision,
+    the connection waits within the head timeout; a hook that throws gets a 500. */
+using authorize_handler = std::function<void(const request& r, authorization done)>;
+
 /** @brief Settings of one route. */
 struct route_options {
     /// Most concurrent streams on this route (0: no limit); beyond it, 503 with `Retry-After`.
     std::size_t max_streams = 0;
     /// Cross-origin access; none when unset (same-origin pages only).
     std::optional<cors_policy> cors;
+    /// If set, runs for every stream request on the route before its handler; an allowed
+    /// user value becomes the stream's `user()`. Plain requests on the path are not affected.
+    authorize_handler authorize;
 };
 
 } // namespace sse

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -56,10 +57,20 @@ public:
     /// Called for each request on a plain route; returns the response.
     using request_handler = std::function<response(const request&)>;
 
-    /// A server whose connections run on `ex`. `ctx` is what the transport needs to make
-    /// sockets (nothing for plain TCP; an `asio::ssl::context` for TLS).
-    basic_server(executor_type ex, typename transport::context ctx, server_options options = {})
-        : impl_(std::make_shared<impl>(std::move(ex), std::move(ctx), options))
+    /// The transport's settings: nothing for plain TCP; for TLS a
+    /// `std::shared_ptr<asio::ssl::context>` (see `sse/tls.hpp`).
+    using context_type = typename transport::context;
+
+    /** @brief A server whose connections run on `ex`; `ctx` is what the transport needs to
+        make sockets. @throws std::invalid_argument if `ctx` is unusable (a null TLS context). */
+    basic_server(executor_type ex, context_type ctx, server_options options = {})
+        : impl_(std::make_shared<impl>(std::move(ex), checked(std::move(ctx)), options))
+    {
+    }
+
+    /// A server whose connections run on `io`, with the transport's `ctx`.
+    basic_server(asio::io_context& io, context_type ctx, server_options options = {})
+        : basic_server(io.get_executor(), std::move(ctx), options)
     {
     }
 
@@ -163,6 +174,15 @@ public:
     /// The server's counters, now.
     sse::stats stats() const noexcept { return impl_->state->stats.snapshot(); }
 
+    /** @brief Replaces the transport's context for connections accepted from now on (e.g. a
+        renewed TLS certificate, without a restart); open connections keep theirs.
+        Safe from any thread. @throws std::invalid_argument if `ctx` is unusable. */
+    template <class S = Socket, class = std::enable_if_t<!detail::transport<S>::plaintext>>
+    void set_context(context_type ctx)
+    {
+        asio::dispatch(impl_->acceptor_strand, [i = impl_, c = checked(std::move(ctx))]() mutable { i->ctx = std::move(c); });
+    }
+
 private:
     struct impl : std::enable_shared_from_this<impl> {
         impl(executor_type e, typename transport::context c, const server_options& o)
@@ -230,23 +250,34 @@ private:
             const auto& o = st.options;
             if (o.max_connections && st.stats.connections_open.load() >= o.max_connections) {
                 detail::bump(st.stats.requests_rejected);
-                refuse_busy(s);
+                refuse(s, 503);
                 return;
+            }
+            std::optional<detail::client_limits::key> client;
+            if (st.clients.enabled()) {
+                client = detail::client_limits::client_of(remote.address());
+                const auto verdict = st.clients.admit(*client);
+                if (verdict != detail::client_limits::verdict::admitted) {
+                    detail::bump(verdict == detail::client_limits::verdict::too_many ? st.stats.client_limit_refusals
+                                                                                     : st.stats.client_rate_refusals);
+                    refuse(s, 429);
+                    return;
+                }
             }
             s.set_option(asio::ip::tcp::no_delay(true), ec);
             auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), std::move(strand),
-                                                                  state, routes, detail::connection_slot(state),
+                                                                  state, routes, detail::connection_slot(state, client),
                                                                   remote.address());
             c->start();
         }
 
-        // Over the connection limit: a best-effort 503 (plaintext only), never blocking, then close.
-        void refuse_busy(asio::ip::tcp::socket& s)
+        // Over a limit: a best-effort `status` answer (plaintext only), never blocking, then close.
+        void refuse(asio::ip::tcp::socket& s, int status)
         {
             std::error_code ec;
             if (transport::plaintext) {
-                const std::string msg = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " +
-                                        std::to_string(state->options.retry_after.count()) +
+                const std::string msg = "HTTP/1.1 " + std::to_string(status) + " " + response::reason(status) +
+                                        "\r\nRetry-After: " + std::to_string(state->options.retry_after.count()) +
                                         "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
                 s.non_blocking(true, ec);
                 s.write_some(asio::buffer(msg), ec);
@@ -265,6 +296,12 @@ private:
         std::atomic<bool> stop_requested{false};
     };
 
+    static context_type checked(context_type ctx)
+    {
+        if (!transport::usable(ctx)) throw std::invalid_argument("sse::basic_server: unusable transport context");
+        return ctx;
+    }
+
     // The route for `path`; `options` (if any are set) replace the route's.
     detail::route& mutable_route(std::string path, route_options options)
     {
@@ -276,7 +313,7 @@ private:
                 if (!response::valid_header(h, "")) throw std::invalid_argument("sse::server: bad CORS header name");
         }
         auto& r = impl_->routes->at(std::move(path));
-        if (options.cors || options.max_streams) r.options = std::move(options);
+        if (options.cors || options.max_streams || options.authorize) r.options = std::move(options);
         return r;
     }
 

@@ -4,6 +4,7 @@
 
 /// The umbrella header: everything public except `sse/tls.hpp` (which needs OpenSSL).
 
+#include <sse/authorization.hpp>
 #include <sse/channel.hpp>
 #include <sse/error.hpp>
 #include <sse/event.hpp>

@@ -23,6 +23,10 @@ struct stats {
     std::uint64_t write_timeouts = 0;    ///< streams closed because a write stalled
     std::uint64_t replayed_events = 0;   ///< events sent from channel history on reconnect
     std::uint64_t handler_errors = 0;    ///< user callbacks that threw
+    std::uint64_t tls_handshake_failures = 0; ///< TLS handshakes that failed or timed out (plain HTTP included)
+    std::uint64_t authorization_denied = 0;   ///< stream requests an `authorize` hook denied
+    std::uint64_t client_limit_refusals = 0;  ///< connections refused: `max_connections_per_client`
+    std::uint64_t client_rate_refusals = 0;   ///< connections refused: `connection_rate_per_client`
 };
 
 namespace detail {
@@ -31,7 +35,8 @@ namespace detail {
 struct counters {
     std::atomic<std::uint64_t> connections_open{0}, connections_total{0}, streams_open{0}, streams_total{0},
         requests_rejected{0}, events_sent{0}, bytes_sent{0}, heartbeats_sent{0}, events_dropped{0},
-        slow_disconnects{0}, write_timeouts{0}, replayed_events{0}, handler_errors{0};
+        slow_disconnects{0}, write_timeouts{0}, replayed_events{0}, handler_errors{0}, tls_handshake_failures{0},
+        authorization_denied{0}, client_limit_refusals{0}, client_rate_refusals{0};
 
     sse::stats snapshot() const noexcept
     {
@@ -40,7 +45,8 @@ struct counters {
                 streams_total.load(r),    requests_rejected.load(r), events_sent.load(r),
                 bytes_sent.load(r),       heartbeats_sent.load(r),   events_dropped.load(r),
                 slow_disconnects.load(r), write_timeouts.load(r),    replayed_events.load(r),
-                handler_errors.load(r)};
+                handler_errors.load(r),   tls_handshake_failures.load(r), authorization_denied.load(r),
+                client_limit_refusals.load(r), client_rate_refusals.load(r)};
     }
 };
 

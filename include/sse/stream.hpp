@@ -158,7 +158,8 @@ public:
         return last_id_;
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes of events queued and not yet written, as counted against `max_queue_bytes` (the
+    /// response head and channel history replays are not counted: their size is bounded already).
     std::size_t queued_bytes() const
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -195,7 +196,7 @@ protected:
             for (auto& it : inflight_) {
                 events += it.kind == item::event || it.kind == item::replay;
                 heartbeats += it.kind == item::heartbeat;
-                queued_bytes_ -= it.bytes->size();
+                if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
             }
             if (!ec && !waiters_.empty()) take_waiters(inflight_.back().seq, ready);
         }
@@ -227,6 +228,9 @@ private:
 
     enum class state { handshake, open, closing, closed };
     enum class item : unsigned char { control, event, replay, comment, heartbeat };
+
+    // Whether an item counts against the queue bound.
+    static bool counted(item k) noexcept { return k != item::control && k != item::replay; }
 
     struct queued {
         detail::shared_buffer bytes;
@@ -273,8 +277,7 @@ private:
                 return false;
             }
             const std::size_t size = bytes->size();
-            if (queued_bytes_ != 0 && queued_bytes_ + size > options().max_queue_bytes && kind != item::control &&
-                kind != item::replay) {
+            if (counted(kind) && queued_bytes_ != 0 && queued_bytes_ + size > options().max_queue_bytes) {
                 if (policy.value_or(options().overflow) == overflow_policy::disconnect) {
                     overflow_close = true;
                     state_ = state::closing; // refuse everything else; finish() follows at once
@@ -285,7 +288,7 @@ private:
             if (!overflow_close) {
                 const std::uint64_t seq = ++seq_;
                 pending_.push_back({std::move(bytes), seq, kind});
-                queued_bytes_ += size;
+                if (counted(kind)) queued_bytes_ += size;
                 if (id) last_id_ = *id;
                 if (done) waiters_.push_back({seq, std::move(done)});
                 if (state_ == state::open && !writing_ && !flush_posted_) post_flush = flush_posted_ = true;
@@ -304,26 +307,29 @@ private:
         return true;
     }
 
-    // Under mu_: drops the oldest pending events until `incoming` fits (never the response head).
+    // Under mu_: drops the oldest pending events until `incoming` fits. Uncounted items (the
+    // response head, replays) are never dropped, and do not stop the dropping of events after them.
     void drop_oldest(std::size_t incoming, std::vector<waiter>& dropped)
     {
-        std::size_t n = 0, freed = 0, dropped_events = 0;
-        while (n < pending_.size() && queued_bytes_ - freed + incoming > options().max_queue_bytes &&
-               queued_bytes_ - freed != 0) {
-            if (pending_[n].kind == item::control) break;
-            freed += pending_[n].bytes->size();
-            dropped_events += pending_[n].kind == item::event || pending_[n].kind == item::replay;
-            ++n;
+        const std::size_t max = options().max_queue_bytes;
+        std::size_t freed = 0, dropped_events = 0;
+        std::uint64_t last_dropped = 0;
+        std::vector<queued> kept;
+        kept.reserve(pending_.size());
+        for (auto& it : pending_) {
+            if (queued_bytes_ - freed + incoming > max && counted(it.kind)) {
+                freed += it.bytes->size();
+                dropped_events += it.kind == item::event;
+                last_dropped = it.seq;
+            } else {
+                kept.push_back(std::move(it));
+            }
         }
-        if (n == 0) return;
-        const std::uint64_t last_dropped = pending_[n - 1].seq;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        if (freed == 0) return;
+        pending_.swap(kept);
         queued_bytes_ -= freed;
         detail::bump(reg_.state().stats.events_dropped, dropped_events);
-        auto keep = waiters_.begin();
-        while (keep != waiters_.end() && keep->seq <= last_dropped) ++keep;
-        std::move(waiters_.begin(), keep, std::back_inserter(dropped));
-        waiters_.erase(waiters_.begin(), keep);
+        take_waiters(last_dropped, dropped); // only events sent with async_send have waiters
     }
 
     // Under mu_: moves the waiters whose bytes are all written (seq <= upto) into `out`.
@@ -387,7 +393,8 @@ private:
             state_ = state::closed;
             callbacks.swap(close_callbacks_);
             waiters.swap(waiters_);
-            for (const auto& it : pending_) queued_bytes_ -= it.bytes->size(); // in-flight bytes leave in on_write
+            for (const auto& it : pending_) // in-flight bytes leave in on_write
+                if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
             pending_.clear();
         }
         if (reason) close_reason_ = reason;
@@ -494,7 +501,8 @@ private:
                 if (request_.method() == "HEAD") pending_.clear(); // the head only: no events
                 pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
                 queued_bytes_ = 0;
-                for (const auto& it : pending_) queued_bytes_ += it.bytes->size();
+                for (const auto& it : pending_)
+                    if (counted(it.kind)) queued_bytes_ += it.bytes->size();
                 state_ = state::open;
                 last_write_ = clock::now();
                 opened_ = true;
@@ -525,7 +533,6 @@ private:
             pending_.clear();
             queued_bytes_ = 0;
             pending_.push_back({detail::make_shared_buffer(r.serialize(head_only, false)), ++seq_, item::control});
-            queued_bytes_ = pending_.back().bytes->size();
             state_ = state::open; // lets the flush run; begin_close below moves on to closing
         }
         start_read();
@@ -541,7 +548,7 @@ private:
     mutable std::mutex mu_; // guards the members up to the next comment
     state state_ = state::handshake;
     std::vector<queued> pending_;
-    std::size_t queued_bytes_ = 0; // pending + in flight
+    std::size_t queued_bytes_ = 0; // counted items pending or in flight
     std::uint64_t seq_ = 0;
     bool writing_ = false, flush_posted_ = false;
     std::vector<waiter> waiters_;

@@ -15,3 +15,6 @@ run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/consumer" -B "${BINARY_DIR}/app" 
     "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_CXX_COMPILER=${CXX}")
 run("${CMAKE_COMMAND}" --build "${BINARY_DIR}/app")
 run("${BINARY_DIR}/app/consumer")
+if(EXPECT_TLS)
+  run("${BINARY_DIR}/app/consumer-tls")
+endif()

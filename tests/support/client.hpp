@@ -25,10 +25,20 @@ using namespace std::chrono_literals;
 
 class client {
 public:
-    explicit client(unsigned short port)
+    /// Connects to 127.0.0.1:`port`, from the loopback address `source` if given (e.g. "127.0.0.2").
+    explicit client(unsigned short port, const char* source = nullptr)
     {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         if (fd_ < 0) throw std::runtime_error("socket() failed");
+        if (source) {
+            sockaddr_in from{};
+            from.sin_family = AF_INET;
+            if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+                ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+                ::close(fd_);
+                throw std::runtime_error("bind() to the source address failed");
+            }
+        }
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_port = htons(port);
@@ -44,9 +54,10 @@ public:
     ~client() { close(); }
 
     /// Opens a stream: sends a GET for `target` with `extra` header lines, returns the head.
-    static client get(unsigned short port, std::string_view target, std::string_view extra = {})
+    static client get(unsigned short port, std::string_view target, std::string_view extra = {},
+                      const char* source = nullptr)
     {
-        client c(port);
+        client c(port, source);
         c.send("GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
                std::string(extra) + "\r\n");
         return c;

@@ -1,4 +1,5 @@
-// Runs an sse::server on 127.0.0.1:0 with an io_context on `threads` threads for one test.
+// Runs a server (sse::server, or sse::tls_server) on 127.0.0.1:0 with an io_context on
+// `threads` threads for one test.
 #ifndef ASIO_SSE_TESTS_SERVER_FIXTURE_HPP
 #define ASIO_SSE_TESTS_SERVER_FIXTURE_HPP
 
@@ -10,12 +11,19 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace test {
 
-struct server_fixture {
-    explicit server_fixture(sse::server_options o = {}) : srv(io, o) {}
+template <class Server>
+struct basic_server_fixture {
+    /// `context`: what the server's transport needs (a TLS context), nothing for plain TCP.
+    template <class... Context>
+    explicit basic_server_fixture(sse::server_options o = {}, Context&&... context)
+        : srv(io, std::forward<Context>(context)..., o)
+    {
+    }
 
     /// Listens on a free loopback port and runs the io_context on `threads` threads.
     void run(int threads = 1)
@@ -43,16 +51,18 @@ struct server_fixture {
         return clean;
     }
 
-    ~server_fixture()
+    ~basic_server_fixture()
     {
         if (!pool.empty()) stop_and_join();
     }
 
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
-    sse::server srv;
+    Server srv;
     std::vector<std::thread> pool;
 };
+
+using server_fixture = basic_server_fixture<sse::server>;
 
 /// A one-shot flag a server-side callback sets and a test waits for, with a deadline.
 class signal {

@@ -2,6 +2,7 @@
 #ifndef ASIO_SSE_DETAIL_CONNECTION_HPP
 #define ASIO_SSE_DETAIL_CONNECTION_HPP
 
+#include <sse/authorization.hpp>
 #include <sse/detail/asio.hpp>
 #include <sse/detail/cors.hpp>
 #include <sse/detail/http_parser.hpp>
@@ -11,6 +12,8 @@
 #include <sse/stream.hpp>
 
 #include <algorithm>
+#include <any>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -37,8 +40,9 @@ inline std::vector<std::pair<std::string, std::string>> grant_for(const route& r
     return rt.options.cors ? cors_grant(*rt.options.cors, r) : std::vector<std::pair<std::string, std::string>>();
 }
 
-/** @brief An accepted connection until it becomes a stream: handshake, bounded head read,
-    routing, plain responses (with keep-alive), and every error answer. */
+/** @brief An accepted connection until it becomes a stream: handshake (within the handshake
+    timeout), bounded head read (within the head timeout), routing, authorization (within what
+    is left of the head timeout), plain responses (with keep-alive), and every error answer. */
 template <class Socket>
 class connection final : public session, public std::enable_shared_from_this<connection<Socket>> {
 public:
@@ -55,13 +59,9 @@ public:
     void start()
     {
         reg_.enroll(this->weak_from_this());
-        arm_deadline(options().head_timeout);
-        transport<Socket>::async_handshake(socket_, [self = this->shared_from_this()](std::error_code ec) {
-            if (ec)
-                self->close();
-            else
-                self->do_read();
-        });
+        arm_deadline(transport<Socket>::plaintext ? options().head_timeout : options().handshake_timeout);
+        transport<Socket>::async_handshake(socket_,
+                                           [self = this->shared_from_this()](std::error_code ec) { self->on_handshake(ec); });
     }
 
 private:
@@ -77,13 +77,35 @@ private:
         });
     }
 
-    // Closes the connection unless the deadline is re-armed or cancelled within `after`.
-    void arm_deadline(std::chrono::milliseconds after)
+    void on_handshake(std::error_code ec)
     {
-        timer_.expires_after(after);
+        if (ec) {
+            // failed (e.g. plain HTTP on the TLS port); not when the deadline or a stop closed it
+            if (socket_.lowest_layer().is_open()) handshake_failed();
+            return;
+        }
+        handshaken_ = true;
+        if (!transport<Socket>::plaintext) arm_deadline(options().head_timeout);
+        do_read();
+    }
+
+    void handshake_failed()
+    {
+        bump(reg_.state().stats.tls_handshake_failures);
+        close();
+    }
+
+    // Closes the connection unless the deadline is re-armed or cancelled within `within`.
+    void arm_deadline(std::chrono::milliseconds within)
+    {
+        timer_.expires_after(within);
         timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
             // a stale wait (the timer was re-armed) sees a deadline still in the future
-            if (!ec && self->timer_.expiry() <= asio::steady_timer::clock_type::now()) self->close();
+            if (ec || self->timer_.expiry() > asio::steady_timer::clock_type::now()) return;
+            if (self->handshaken_)
+                self->close();
+            else
+                self->handshake_failed();
         });
     }
 
@@ -164,23 +186,62 @@ private:
             reply_error(response(400, "400 Bad Request: a stream request takes no body\n"));
             return true;
         }
-        const auto& ro = route_->options;
-        if ((options().max_streams && st.stats.streams_open.load() >= options().max_streams) ||
-            (ro.max_streams && route_->streams->load() >= ro.max_streams)) {
-            reply_error(503);
+        if (route_->options.authorize) {
+            authorize();
             return true;
         }
-        become_stream();
+        open_stream({});
         return true;
     }
 
-    void become_stream()
+    // Asks the route's hook; its decision comes back on the strand, within the head timeout.
+    void authorize()
+    {
+        auto done = authorization_access::make([weak = this->weak_from_this(), strand = strand_](auth_decision d) {
+            asio::post(strand, [weak, d = std::move(d)]() mutable {
+                if (auto self = weak.lock()) self->on_decision(std::move(d));
+            });
+        });
+        try {
+            route_->options.authorize(req_, std::move(done));
+        } catch (...) {
+            bump(reg_.state().stats.handler_errors);
+            if (!busy_) reply_error(500);
+        }
+    }
+
+    void on_decision(auth_decision d)
+    {
+        // the client left, the head timeout passed, the server stopped, or the hook threw
+        if (busy_ || !socket_.lowest_layer().is_open()) return;
+        switch (d.what) {
+        case auth_decision::kind::abandon: return close();
+        case auth_decision::kind::deny:
+            bump(reg_.state().stats.authorization_denied);
+            for (auto& h : grant_for(*route_, req_)) d.denial->header(std::move(h.first), std::move(h.second));
+            return reply_error(*d.denial);
+        case auth_decision::kind::allow: return open_stream(std::move(d.user));
+        }
+    }
+
+    // Opens the stream, within the server's and the route's stream limits.
+    void open_stream(std::any user)
+    {
+        const auto& ro = route_->options;
+        if ((options().max_streams && reg_.state().stats.streams_open.load() >= options().max_streams) ||
+            (ro.max_streams && route_->streams->load() >= ro.max_streams))
+            return reply_error(503);
+        become_stream(std::move(user));
+    }
+
+    void become_stream(std::any user)
     {
         timer_.cancel();
         auto counter = route_->streams;
         counter->fetch_add(1);
         auto s = stream_access::make<Socket>(std::move(socket_), strand_, std::move(req_), reg_.state_ptr(),
                                              std::move(slot_));
+        s->user() = std::move(user);
         s->on_close([counter](std::error_code) { counter->fetch_sub(1); });
         const auto grant = grant_for(*route_, s->request());
         try {
@@ -301,7 +362,7 @@ private:
     std::string buf_, out_;
     request req_;
     const route* route_ = nullptr;
-    bool have_head_ = false, busy_ = false, preflight_ = false;
+    bool handshaken_ = false, have_head_ = false, busy_ = false, preflight_ = false;
 };
 
 } // namespace sse::detail

@@ -2,6 +2,7 @@
 #ifndef ASIO_SSE_DETAIL_SERVER_STATE_HPP
 #define ASIO_SSE_DETAIL_SERVER_STATE_HPP
 
+#include <sse/detail/client_limits.hpp>
 #include <sse/detail/shared_buffer.hpp>
 #include <sse/options.hpp>
 #include <sse/stats.hpp>
@@ -11,6 +12,8 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace sse::detail {
@@ -28,10 +31,14 @@ public:
 
 /// What a server shares with its connections and streams; outlives all of them.
 struct server_state {
-    explicit server_state(server_options o) : options(o) {}
+    explicit server_state(server_options o)
+        : options(o), clients(o.max_connections_per_client, o.connection_rate_per_client, o.connection_burst_per_client)
+    {
+    }
 
     const server_options options;
     counters stats;
+    client_limits clients;
     std::atomic<bool> stopping{false};
     /// Sent to every stream by `stop(final)`; written before `stopping` is set.
     shared_buffer final_event;
@@ -66,31 +73,42 @@ private:
     std::list<std::weak_ptr<session>> sessions_;
 };
 
-/// One accepted TCP connection counted in `connections_open`, from accept until its socket
-/// closes (the stream that takes the socket over takes the slot too).
+/// One accepted TCP connection counted in `connections_open` (and, with `client`, admitted by
+/// `server_state::clients`), from accept until its socket closes (the stream that takes the
+/// socket over takes the slot too).
 class connection_slot {
 public:
     connection_slot() = default;
-    explicit connection_slot(std::shared_ptr<server_state> state) : state_(std::move(state))
+    connection_slot(std::shared_ptr<server_state> state, std::optional<client_limits::key> client)
+        : state_(std::move(state)), client_(client)
     {
         bump(state_->stats.connections_open);
     }
-    connection_slot(connection_slot&&) noexcept = default;
+    connection_slot(connection_slot&& other) noexcept
+        : state_(std::move(other.state_)), client_(std::exchange(other.client_, std::nullopt))
+    {
+    }
     connection_slot& operator=(connection_slot&& other) noexcept
     {
         release();
         state_ = std::move(other.state_);
+        client_ = std::exchange(other.client_, std::nullopt);
         return *this;
     }
     ~connection_slot() { release(); }
     void release() noexcept
     {
-        if (state_) state_->stats.connections_open.fetch_sub(1, std::memory_order_relaxed);
+        if (state_) {
+            state_->stats.connections_open.fetch_sub(1, std::memory_order_relaxed);
+            if (client_) state_->clients.release(*client_);
+        }
         state_.reset();
+        client_.reset();
     }
 
 private:
     std::shared_ptr<server_state> state_;
+    std::optional<client_limits::key> client_;
 };
 
 /// Registers a session for its lifetime (remove on destruction).

@@ -11,9 +11,10 @@ namespace sse::detail {
 
 /** @brief How the server makes and starts a `Socket` from an accepted TCP socket.
 
-    A transport provides `context` (what the server keeps to make sockets), `wrap()`,
-    `async_handshake()` and `plaintext` (whether the server may answer before a handshake, e.g.
-    a 503 to a connection over the limit). Plain TCP is the identity; `sse/tls.hpp` adds TLS.
+    A transport provides `context` (what the server keeps to make sockets), `usable(context)`,
+    `wrap()`, `async_handshake()` (its handler may run inline) and `plaintext` (whether the
+    server may answer before a handshake, e.g. a 503 to a connection over the limit). Plain TCP
+    is the identity; `sse/tls.hpp` adds TLS.
 */
 template <class Socket>
 struct transport;
@@ -22,6 +23,8 @@ template <>
 struct transport<asio::ip::tcp::socket> {
     struct context {};
     static constexpr bool plaintext = true;
+
+    static bool usable(const context&) noexcept { return true; }
 
     static asio::ip::tcp::socket wrap(asio::ip::tcp::socket s, context&) { return s; }
 

@@ -1,0 +1,89 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_TLS_HPP
+#define ASIO_SSE_TLS_HPP
+
+/// HTTPS: `sse::tls_server`. The only asio-sse header that includes `<asio/ssl.hpp>` (and so
+/// OpenSSL); link the CMake target `asio-sse::tls`.
+
+#include <sse/detail/asio.hpp>
+#include <sse/server.hpp>
+
+#include <asio/ssl.hpp>
+
+#include <memory>
+#include <openssl/ssl.h>
+#include <string>
+#include <utility>
+
+namespace sse {
+
+/// The TLS transport: an SSL stream over a TCP socket.
+using tls_socket = asio::ssl::stream<asio::ip::tcp::socket>;
+
+namespace detail {
+
+/** @brief TLS: the context is the user's `asio::ssl::context`, shared. Each connection keeps the
+    context it started with alive (through the SSL object), so `set_context()` may replace it
+    while older connections are open. A plain-HTTP request, a failed handshake or one that does
+    not finish within `handshake_timeout` is closed without an answer and counted. */
+template <>
+struct transport<tls_socket> {
+    using context = std::shared_ptr<asio::ssl::context>;
+    static constexpr bool plaintext = false;
+
+    static bool usable(const context& c) noexcept { return c != nullptr; }
+
+    static tls_socket wrap(asio::ip::tcp::socket s, context& c)
+    {
+        tls_socket out(std::move(s), *c);
+        // the SSL object holds a reference to the context until it is freed
+        SSL_set_ex_data(out.native_handle(), context_slot(), new context(c));
+        return out;
+    }
+
+    template <class Handler>
+    static void async_handshake(tls_socket& s, Handler&& h)
+    {
+        s.async_handshake(asio::ssl::stream_base::server, std::forward<Handler>(h));
+    }
+
+private:
+    // An SSL ex_data index whose free callback drops the context reference.
+    static int context_slot()
+    {
+        static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr,
+                                                      [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) {
+                                                          delete static_cast<context*>(p);
+                                                      });
+        return index;
+    }
+};
+
+} // namespace detail
+
+/// The HTTPS server: `sse::server` over TLS. Construct it with a configured context, e.g.
+/// `sse::tls_server srv(io, sse::make_tls_context("cert.pem", "key.pem"))`.
+using tls_server = basic_server<tls_socket>;
+
+/** @brief A server TLS context with sane defaults: TLS 1.2 or newer only (`tls_server` method
+    with SSLv2/3, TLS 1.0/1.1 disabled), no compression, no renegotiation, a fresh ECDH key per
+    handshake, and the server's cipher preference. Configure anything else (ciphers, client
+    certificates, ...) on the returned context before the server uses it.
+    @throws std::system_error if the files cannot be loaded or the key does not match. */
+inline std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& cert_chain_file,
+                                                           const std::string& private_key_file)
+{
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use |
+                     asio::ssl::context::no_compression);
+    SSL_CTX_set_options(ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+    ctx->use_certificate_chain_file(cert_chain_file);
+    ctx->use_private_key_file(private_key_file, asio::ssl::context::pem);
+    return ctx;
+}
+
+} // namespace sse
+
+#endif

@@ -1,0 +1,283 @@
+// sse::tls_server over real TLS on loopback: a throwaway CA and server certificates are made
+// with the openssl CLI; clients are an Asio SSL client verifying against that CA, and curl.
+#include "support/catch.hpp"
+#include "support/client.hpp"
+#include "support/server_fixture.hpp"
+
+#include <sse/tls.hpp>
+
+#include <asio/connect.hpp>
+#include <asio/read_until.hpp>
+#include <asio/ssl/host_name_verification.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+/// A CA and two server certificates (for localhost and 127.0.0.1), made once per run.
+struct pki {
+    std::string dir;
+
+    static const pki& get()
+    {
+        static const pki p;
+        return p;
+    }
+
+    std::string ca() const { return dir + "/ca.crt"; }
+    std::string cert(int n) const { return dir + "/server" + std::to_string(n) + ".crt"; }
+    std::string key(int n) const { return dir + "/server" + std::to_string(n) + ".key"; }
+
+private:
+    pki()
+    {
+        char tmpl[] = "/tmp/asio-sse-tls-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+        dir = tmpl;
+        const std::string openssl = ASIO_SSE_TEST_OPENSSL;
+        const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        std::ofstream(dir + "/ext.cnf") << "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                           "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
+        run(openssl + " req -x509" + ec + " -keyout " + dir + "/ca.key -out " + ca() +
+            " -days 2 -subj '/CN=asio-sse test CA' -addext basicConstraints=critical,CA:TRUE"
+            " -addext keyUsage=critical,keyCertSign,cRLSign");
+        for (int n = 1; n <= 2; ++n) {
+            const std::string csr = dir + "/server" + std::to_string(n) + ".csr";
+            run(openssl + " req" + ec + " -keyout " + key(n) + " -out " + csr + " -subj '/CN=server-" +
+                std::to_string(n) + "'");
+            run(openssl + " x509 -req -in " + csr + " -CA " + ca() + " -CAkey " + dir + "/ca.key -set_serial " +
+                std::to_string(n + 100) + " -days 2 -extfile " + dir + "/ext.cnf -out " + cert(n));
+        }
+    }
+    ~pki() { sh("rm -rf '" + dir + "'"); }
+
+    static void run(const std::string& cmd)
+    {
+        if (sh(cmd + " >/dev/null 2>&1") != 0) throw std::runtime_error("failed: " + cmd);
+    }
+};
+
+using tls_fixture = test::basic_server_fixture<sse::tls_server>;
+
+std::shared_ptr<asio::ssl::context> server_context(int n = 1)
+{
+    return sse::make_tls_context(pki::get().cert(n), pki::get().key(n));
+}
+
+/// A TLS client on its own io_context; every operation is bounded by `limit`.
+class tls_client {
+public:
+    explicit tls_client(unsigned short port, std::chrono::milliseconds limit = 5s) : limit_(limit)
+    {
+        s_.set_verify_mode(asio::ssl::verify_peer);
+        s_.set_verify_callback([this](bool preverified, asio::ssl::verify_context& v) {
+            char name[256];
+            X509_NAME_oneline(X509_get_subject_name(X509_STORE_CTX_get_current_cert(v.native_handle())), name,
+                              sizeof name);
+            subject = name; // the leaf comes last
+            return asio::ssl::host_name_verification("localhost")(preverified, v);
+        });
+        const asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+        check(await([&](auto h) { s_.lowest_layer().async_connect(ep, h); }), "connect");
+    }
+
+    std::error_code handshake()
+    {
+        return await([&](auto h) { s_.async_handshake(asio::ssl::stream_base::client, h); });
+    }
+
+    void write(const std::string& bytes)
+    {
+        check(await([&](auto h) { asio::async_write(s_, asio::buffer(bytes), h); }), "write");
+    }
+
+    std::string read_until(const std::string& delim)
+    {
+        check(await([&](auto h) { asio::async_read_until(s_, asio::dynamic_buffer(buf_), delim, h); }), "read");
+        const auto end = buf_.find(delim) + delim.size();
+        std::string out = buf_.substr(0, end);
+        buf_.erase(0, end);
+        return out;
+    }
+
+    std::string subject;
+
+private:
+    template <class Start>
+    std::error_code await(Start start)
+    {
+        std::optional<std::error_code> result;
+        start([&result](std::error_code ec, auto&&...) { result = ec; });
+        io_.restart();
+        while (!result && io_.run_one_for(limit_) != 0) {
+        }
+        if (!result) throw std::runtime_error("tls_client: timed out");
+        return *result;
+    }
+
+    static asio::ssl::context trusting_context()
+    {
+        asio::ssl::context c(asio::ssl::context::tls_client);
+        c.load_verify_file(pki::get().ca());
+        return c;
+    }
+
+    static void check(std::error_code ec, const char* what)
+    {
+        if (ec) throw std::runtime_error(std::string("tls_client: ") + what + ": " + ec.message());
+    }
+
+    std::chrono::milliseconds limit_;
+    asio::io_context io_;
+    asio::ssl::context ctx_ = trusting_context();
+    asio::ssl::stream<asio::ip::tcp::socket> s_{io_, ctx_};
+    std::string buf_;
+};
+
+void hello_route(tls_fixture& f)
+{
+    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+        s->send(sse::event("secret").id("1"));
+        if (s->request().query_param("once")) s->close();
+    });
+    f.srv.on_request("/page", [](const sse::request&) { return sse::response(200, "over https\n"); });
+}
+
+} // namespace
+
+TEST_CASE("tls: an Asio SSL client verifies the certificate and reads the stream", "[tls]")
+{
+    tls_fixture f({}, server_context());
+    hello_route(f);
+    f.run();
+    tls_client c(f.port());
+    REQUIRE(c.handshake() == std::error_code());
+    CHECK(c.subject == "/CN=server-1");
+    c.write("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+    const auto head = c.read_until("\r\n\r\n");
+    CHECK(test::client::status(head) == 200);
+    CHECK(head.find("Content-Type: text/event-stream; charset=utf-8\r\n") != std::string::npos);
+    CHECK(c.read_until("\n\n") == "id: 1\ndata: secret\n\n");
+    CHECK(f.srv.stats().streams_open == 1);
+    CHECK(f.srv.stats().tls_handshake_failures == 0);
+}
+
+TEST_CASE("tls: curl reads a stream and a page with --cacert", "[tls]")
+{
+    const std::string curl = ASIO_SSE_TEST_CURL;
+    if (curl.empty()) {
+        WARN("curl not installed: skipped");
+        return;
+    }
+    tls_fixture f({}, server_context());
+    hello_route(f);
+    f.run();
+    auto fetch = [&](const std::string& path) {
+        const std::string cmd = curl + " -sS -N --max-time 10 --cacert " + pki::get().ca() + " https://localhost:" +
+                                std::to_string(f.port()) + path + " 2>&1";
+        std::string out;
+        FILE* p = ::popen(cmd.c_str(), "r");
+        REQUIRE(p != nullptr);
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        CHECK(::pclose(p) == 0);
+        return out;
+    };
+    CHECK(fetch("/page") == "over https\n");
+    CHECK(fetch("/events?once=1") == "id: 1\ndata: secret\n\n");
+}
+
+TEST_CASE("tls: plain HTTP on the TLS port is closed and counted", "[tls]")
+{
+    tls_fixture f({}, server_context());
+    hello_route(f);
+    f.run();
+    test::client c(f.port());
+    c.send("GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    CHECK(c.closed_within(3s));
+    CHECK(f.srv.stats().tls_handshake_failures == 1);
+
+    tls_client ok(f.port()); // the server goes on
+    CHECK(ok.handshake() == std::error_code());
+}
+
+TEST_CASE("tls: a handshake that never completes is closed at the handshake timeout", "[tls]")
+{
+    sse::server_options o;
+    o.handshake_timeout = 300ms;
+    tls_fixture f(o, server_context());
+    hello_route(f);
+    f.run();
+    const auto start = std::chrono::steady_clock::now();
+    test::client silent(f.port());
+    CHECK(silent.closed_within(5s));
+    CHECK(std::chrono::steady_clock::now() - start >= 250ms);
+    CHECK(f.srv.stats().tls_handshake_failures == 1);
+}
+
+TEST_CASE("tls: a client that does not trust the certificate fails, and the server counts it", "[tls]")
+{
+    tls_fixture f({}, server_context());
+    hello_route(f);
+    f.run();
+    asio::io_context io;
+    asio::ssl::context untrusting(asio::ssl::context::tls_client);
+    untrusting.set_verify_mode(asio::ssl::verify_peer); // no CA loaded
+    asio::ssl::stream<asio::ip::tcp::socket> s(io, untrusting);
+    s.lowest_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.port()));
+    std::error_code ec;
+    s.handshake(asio::ssl::stream_base::client, ec); // the server answers at once: no hang
+    CHECK(ec);
+    s.lowest_layer().close();
+    // the server sees the client's alert or close as a failed handshake
+    for (int i = 0; i < 300 && f.srv.stats().tls_handshake_failures == 0; ++i)
+        std::this_thread::sleep_for(10ms); // polling a counter with a bound, not synchronising
+    CHECK(f.srv.stats().tls_handshake_failures == 1);
+}
+
+TEST_CASE("tls: set_context swaps the certificate for new connections, open ones go on", "[tls]")
+{
+    tls_fixture f({}, server_context(1));
+    hello_route(f);
+    f.run();
+    tls_client before(f.port());
+    REQUIRE(before.handshake() == std::error_code());
+    CHECK(before.subject == "/CN=server-1");
+    before.write("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+    before.read_until("\r\n\r\n");
+
+    f.srv.set_context(server_context(2));
+    tls_client after(f.port());
+    REQUIRE(after.handshake() == std::error_code());
+    CHECK(after.subject == "/CN=server-2");
+
+    // the first stream, made with the old context, still works
+    CHECK(before.read_until("\n\n") == "id: 1\ndata: secret\n\n");
+    CHECK_THROWS_AS(f.srv.set_context(nullptr), std::invalid_argument);
+    CHECK_THROWS_AS(sse::tls_server(f.io, nullptr), std::invalid_argument);
+}
+
+TEST_CASE("tls: make_tls_context refuses TLS 1.1 and a key that does not match", "[tls]")
+{
+    CHECK_THROWS_AS(sse::make_tls_context(pki::get().cert(1), pki::get().key(2)), std::system_error);
+    tls_fixture f({}, server_context());
+    hello_route(f);
+    f.run();
+    asio::io_context io;
+    asio::ssl::context old(asio::ssl::context::tlsv11_client);
+    asio::ssl::stream<asio::ip::tcp::socket> s(io, old);
+    s.lowest_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.port()));
+    std::error_code ec;
+    s.handshake(asio::ssl::stream_base::client, ec);
+    CHECK(ec);
+}
