@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then builds and runs the
 # tests plain (g++), under AddressSanitizer+UBSan (clang) and under ThreadSanitizer (clang),
-# then against real clients (npm eventsource and eventsource-parser, headless Chromium, curl).
-# Prints one summary line per part and a closing "N passed, N failed" line (parts).
-# Usage: bash tests/run.sh [part...]   parts: plain asan tsan clients (default: all)
+# runs each libFuzzer target for a bounded time (ASIO_SSE_FUZZ_SECONDS, default 60), then tests
+# against real clients (npm eventsource and eventsource-parser, headless Chromium, curl).
+# Prints one summary line per part and a closing "N passed, N failed" line (tests, all parts).
+# Usage: bash tests/run.sh [part...]   parts: plain asan tsan fuzz clients (default: all)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan clients)
+[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan fuzz clients)
 
 bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl || exit 1
 
@@ -16,6 +17,34 @@ jobs=$(nproc)
 passed=0
 failed=0
 summary=()
+
+# tally LOG OK: adds the tests a part ran to the totals, from ctest's "... tests failed out of T"
+# or a script's "N passed, M failed" line; a part that reports neither counts as one test.
+tally() {
+  local log=$1 ok=$2 line
+  line=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    local f t
+    f=$(echo "$line" | awk '{print $1}')
+    t=$(echo "$line" | awk '{print $NF}')
+    passed=$((passed + t - f))
+    failed=$((failed + f))
+    return
+  fi
+  line=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    local p f
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    [ "$ok" = ok ] || [ "$f" -gt 0 ] || failed=$((failed + 1)) # failed outside its tests
+  elif [ "$ok" = ok ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+}
 
 # build_and_test NAME CXX FLAGS [cmake args...]
 build_and_test() {
@@ -31,12 +60,12 @@ build_and_test() {
     return
   fi
   if (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 300) >>"$log" 2>&1; then
-    summary+=("$name: ok, $(grep -Eo '[0-9]+ tests passed|tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1) ($((SECONDS - start)) s)")
-    passed=$((passed + 1))
+    summary+=("$name: ok, $(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1) ($((SECONDS - start)) s)")
+    tally "$log" ok
   else
     grep -E "Failed|FAILED|ERROR|Sanitizer" "$log" | head -n 40
     summary+=("$name: FAILED: $(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1) ($((SECONDS - start)) s, log: $log)")
-    failed=$((failed + 1))
+    tally "$log" failed
   fi
 }
 
@@ -46,12 +75,12 @@ run_script() {
   shift
   mkdir -p build
   if bash "$@" >"$log" 2>&1; then
-    summary+=("$name: ok, $(tail -n 1 "$log") ($((SECONDS - start)) s)")
-    passed=$((passed + 1))
+    summary+=("$name: ok, $(tail -n 1 "$log" | sed 's/^ *//') ($((SECONDS - start)) s)")
+    tally "$log" ok
   else
     tail -n 60 "$log"
-    summary+=("$name: FAILED: $(tail -n 1 "$log") ($((SECONDS - start)) s, log: $log)")
-    failed=$((failed + 1))
+    summary+=("$name: FAILED: $(tail -n 1 "$log" | sed 's/^ *//') ($((SECONDS - start)) s, log: $log)")
+    tally "$log" failed
   fi
 }
 
@@ -66,6 +95,7 @@ for part in "${parts[@]}"; do
             -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
     tsan) build_and_test tsan clang++ "-O1 -g -fsanitize=thread" -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
     clients) run_script clients tests/clients/run.sh ;;
+    fuzz) run_script fuzz tests/fuzz/run.sh "${ASIO_SSE_FUZZ_SECONDS:-60}" ;;
     *) echo "unknown part: $part"; failed=$((failed + 1)) ;;
   esac
 done
@@ -74,4 +104,4 @@ echo
 echo "== asio-sse test summary"
 for line in "${summary[@]}"; do echo "  $line"; done
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ ${#summary[@]} -gt 0 ]
