@@ -195,7 +195,7 @@ private:
         void do_accept()
         {
             auto strand = asio::make_strand(ex);
-            acceptor.async_accept(asio::any_io_executor(strand),
+            acceptor.async_accept(ex, // the socket runs on the plain executor; its handlers on `strand`
                                   [self = this->shared_from_this(), strand](std::error_code ec,
                                                                             asio::ip::tcp::socket s) mutable {
                                       self->on_accept(ec, std::move(s), std::move(strand));

@@ -5,6 +5,7 @@
 #include <sse/detail/asio.hpp>
 #include <sse/detail/server_state.hpp>
 #include <sse/detail/shared_buffer.hpp>
+#include <sse/detail/transport.hpp>
 #include <sse/error.hpp>
 #include <sse/event.hpp>
 #include <sse/request.hpp>
@@ -590,11 +591,22 @@ private:
 
     void start_read() override
     {
-        socket_.async_read_some(asio::buffer(read_buf_),
-                                asio::bind_executor(get_executor(), [self = shared_from_this(), this](std::error_code ec,
-                                                                                                      std::size_t) {
-                                    on_read(ec);
-                                }));
+        if constexpr (transport<Socket>::plaintext) {
+            // The watch read is pending for the stream's whole life and completes once, at the
+            // end: an unbound handler that dispatches to the strand keeps the pending operation
+            // small (a strand bound into it would be copied there for every idle stream).
+            socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this(), this](std::error_code ec,
+                                                                                               std::size_t) {
+                asio::dispatch(get_executor(), [self, this, ec] { on_read(ec); });
+            });
+        } else {
+            // A TLS read may write (e.g. alerts): its steps must run on the strand like the writes.
+            socket_.async_read_some(asio::buffer(read_buf_),
+                                    asio::bind_executor(get_executor(), [self = shared_from_this(), this](
+                                                                            std::error_code ec, std::size_t) {
+                                        on_read(ec);
+                                    }));
+        }
     }
 
     void close_transport() noexcept override

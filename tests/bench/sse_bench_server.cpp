@@ -74,6 +74,8 @@ int main(int argc, char** argv)
     asio::io_context io(cfg.threads);
     sse::server_options o;
     o.max_queue_bytes = 1 << 20;
+    o.max_connections_per_client = 0; // every load connection comes from 127.0.0.1
+    o.connection_rate_per_client = 0;
     sse::server server(io, o);
     sse::channel_options co;
     co.history_events = 4096;

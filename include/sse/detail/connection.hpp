@@ -50,7 +50,8 @@ public:
 
     connection(Socket socket, strand_type strand, std::shared_ptr<server_state> state,
                std::shared_ptr<const router> routes, connection_slot slot, asio::ip::address remote)
-        : reg_(std::move(state)), socket_(std::move(socket)), strand_(std::move(strand)), timer_(strand_),
+        : reg_(std::move(state)), socket_(std::move(socket)), strand_(std::move(strand)),
+          timer_(strand_.get_inner_executor()),
           routes_(std::move(routes)), slot_(std::move(slot)), remote_(std::move(remote)),
           parser_(reg_.state().options.max_head_bytes, reg_.state().options.max_headers)
     {
@@ -60,12 +61,21 @@ public:
     {
         reg_.enroll(this->weak_from_this());
         arm_deadline(transport<Socket>::plaintext ? options().head_timeout : options().handshake_timeout);
-        transport<Socket>::async_handshake(socket_,
-                                           [self = this->shared_from_this()](std::error_code ec) { self->on_handshake(ec); });
+        transport<Socket>::async_handshake(socket_, bind([self = this->shared_from_this()](std::error_code ec) {
+                                               self->on_handshake(ec);
+                                           }));
     }
 
 private:
     const server_options& options() const noexcept { return reg_.state().options; }
+
+    // Every completion runs on the connection's strand (the socket and timer use the plain
+    // executor: an executor holding a strand would be allocated for each pending operation).
+    template <class Handler>
+    auto bind(Handler&& h) const
+    {
+        return asio::bind_executor(strand_, std::forward<Handler>(h));
+    }
 
     void shutdown() override
     {
@@ -99,14 +109,14 @@ private:
     void arm_deadline(std::chrono::milliseconds within)
     {
         timer_.expires_after(within);
-        timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+        timer_.async_wait(bind([self = this->shared_from_this()](std::error_code ec) {
             // a stale wait (the timer was re-armed) sees a deadline still in the future
             if (ec || self->timer_.expiry() > asio::steady_timer::clock_type::now()) return;
             if (self->handshaken_)
                 self->close();
             else
                 self->handshake_failed();
-        });
+        }));
     }
 
     void do_read()
@@ -116,13 +126,13 @@ private:
         const std::size_t old = buf_.size();
         buf_.resize(old + cap);
         socket_.async_read_some(asio::buffer(&buf_[old], cap),
-                                [self = this->shared_from_this(), old](std::error_code ec, std::size_t n) {
+                                bind([self = this->shared_from_this(), old](std::error_code ec, std::size_t n) {
                                     self->buf_.resize(old + n);
                                     if (ec)
                                         self->close();
                                     else
                                         self->do_read();
-                                });
+                                }));
     }
 
     std::size_t limit() const noexcept { return options().max_head_bytes + options().max_body_bytes; }
@@ -302,9 +312,9 @@ private:
         arm_deadline(options().write_timeout); // a client that stops reading must not hold us forever
         out_ = r.serialize(req_.method() == "HEAD", keep_alive);
         asio::async_write(socket_, asio::buffer(out_),
-                          [self = this->shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
+                          bind([self = this->shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
                               self->on_replied(ec, keep_alive);
-                          });
+                          }));
     }
 
     void on_replied(std::error_code ec, bool keep_alive)
@@ -327,21 +337,21 @@ private:
         std::error_code ignored;
         socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
         timer_.expires_after(std::min<std::chrono::milliseconds>(options().head_timeout, std::chrono::seconds(2)));
-        timer_.async_wait([self = this->shared_from_this()](std::error_code e) {
+        timer_.async_wait(bind([self = this->shared_from_this()](std::error_code e) {
             if (!e) self->close();
-        });
+        }));
         drain();
     }
 
     void drain()
     {
         buf_.resize(4096);
-        socket_.async_read_some(asio::buffer(buf_), [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+        socket_.async_read_some(asio::buffer(buf_), bind([self = this->shared_from_this()](std::error_code ec, std::size_t) {
             if (ec)
                 self->close();
             else
                 self->drain();
-        });
+        }));
     }
 
     void close()
