@@ -322,3 +322,54 @@ TEST_CASE("server: CORS grants allowed origins and answers preflights", "[server
     sse::server s2(io);
     CHECK_THROWS_AS(s2.on_stream("/x", [](sse::stream_ptr) {}, injected), std::invalid_argument);
 }
+
+TEST_CASE("server: the lifecycle hook sees accepts, refusals, error answers and streams", "[server][lifecycle]")
+{
+    using kind = sse::lifecycle_event::kind;
+    struct record {
+        kind what;
+        std::string path;
+        int status;
+        std::error_code reason;
+    };
+    std::mutex m;
+    std::vector<record> log;
+    test::signal stream_closed;
+    sse::server_options o;
+    o.max_connections = 2;
+    o.on_lifecycle = [&](const sse::lifecycle_event& e) {
+        std::lock_guard<std::mutex> l(m);
+        log.push_back({e.what, std::string(e.path), e.status, e.reason});
+        CHECK(e.remote == asio::ip::make_address("127.0.0.1"));
+        if (e.what == kind::stream_closed) stream_closed.set();
+    };
+    test::server_fixture f(o);
+    open_route(f);
+    f.run();
+    {
+        auto s = client::get(f.port(), "/events");
+        s.read_events(1);
+        client bad(f.port()); // stays connected: the server lingers until it leaves
+        bad.send("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+        CHECK(client::status(bad.read_head()) == 404);
+        client over(f.port()); // both allowed connections are taken
+        CHECK(client::status(over.read_head()) == 503);
+    }
+    REQUIRE(stream_closed.wait());
+    std::lock_guard<std::mutex> l(m);
+    std::vector<kind> kinds;
+    for (const auto& r : log) kinds.push_back(r.what);
+    REQUIRE(log.size() == 6);
+    CHECK(log[0].what == kind::accepted);
+    CHECK(log[1].what == kind::stream_opened);
+    CHECK(log[1].path == "/events");
+    CHECK(log[2].what == kind::accepted);
+    CHECK(log[3].what == kind::rejected);
+    CHECK(log[3].path == "/nope");
+    CHECK(log[3].status == 404);
+    CHECK(log[4].what == kind::refused);
+    CHECK(std::count(kinds.begin(), kinds.end(), kind::accepted) == 2); // not the refused one
+    CHECK(log[4].status == 503);
+    CHECK(log[5].what == kind::stream_closed);
+    CHECK(log[5].reason); // the client went away
+}

@@ -3,6 +3,7 @@
 #define ASIO_SSE_OPTIONS_HPP
 
 #include <sse/authorization.hpp>
+#include <sse/lifecycle.hpp>
 #include <sse/request.hpp>
 
 #include <chrono>
@@ -65,6 +66,9 @@ struct server_options {
 
     /// `stop()` lets streams flush what is queued for at most this long, then closes them.
     std::chrono::milliseconds shutdown_timeout{5'000};
+
+    /// Told of every accept, refusal, error answer, stream open and stream close (unset: none).
+    lifecycle_hook on_lifecycle;
 };
 
 /** @brief Cross-origin access to a route (CORS), for pages served from another origin.

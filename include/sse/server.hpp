@@ -251,6 +251,7 @@ private:
             if (o.max_connections && st.stats.connections_open.load() >= o.max_connections) {
                 detail::bump(st.stats.requests_rejected);
                 refuse(s, 503);
+                st.tell(lifecycle_event::kind::refused, remote.address(), {}, 503);
                 return;
             }
             std::optional<detail::client_limits::key> client;
@@ -261,9 +262,11 @@ private:
                     detail::bump(verdict == detail::client_limits::verdict::too_many ? st.stats.client_limit_refusals
                                                                                      : st.stats.client_rate_refusals);
                     refuse(s, 429);
+                    st.tell(lifecycle_event::kind::refused, remote.address(), {}, 429);
                     return;
                 }
             }
+            st.tell(lifecycle_event::kind::accepted, remote.address());
             s.set_option(asio::ip::tcp::no_delay(true), ec);
             auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), std::move(strand),
                                                                   state, routes, detail::connection_slot(state, client),

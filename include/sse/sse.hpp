@@ -8,6 +8,7 @@
 #include <sse/channel.hpp>
 #include <sse/error.hpp>
 #include <sse/event.hpp>
+#include <sse/lifecycle.hpp>
 #include <sse/options.hpp>
 #include <sse/request.hpp>
 #include <sse/response.hpp>

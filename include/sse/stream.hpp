@@ -403,7 +403,11 @@ private:
         close_transport();
         slot_.release();
         for (auto& w : waiters) w.done(error::stream_closed);
-        if (opened_) reg_.state().stats.streams_open.fetch_sub(1, std::memory_order_relaxed);
+        if (opened_) {
+            reg_.state().stats.streams_open.fetch_sub(1, std::memory_order_relaxed);
+            reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0,
+                              close_reason_);
+        }
         for (auto& cb : callbacks) invoke([&] { cb(close_reason_); });
     }
 
@@ -517,6 +521,7 @@ private:
         auto& st = reg_.state().stats;
         detail::bump(st.streams_total);
         detail::bump(st.streams_open);
+        reg_.state().tell(lifecycle_event::kind::stream_opened, request_.remote_address(), request_.path(), 200);
         start_read();
         if (request_.method() == "HEAD" || close_now) {
             begin_close({}, options().write_timeout);

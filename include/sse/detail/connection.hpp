@@ -303,6 +303,8 @@ private:
     void reply_error(const response& r)
     {
         bump(reg_.state().stats.requests_rejected);
+        reg_.state().tell(lifecycle_event::kind::rejected, remote_, have_head_ ? req_.path() : std::string_view(),
+                          r.status());
         reply(r, false);
     }
 

@@ -37,6 +37,18 @@ struct server_state {
     }
 
     const server_options options;
+
+    /// Tells the lifecycle hook, if any; never throws.
+    void tell(lifecycle_event::kind what, const asio::ip::address& remote, std::string_view path = {}, int status = 0,
+              std::error_code reason = {}) noexcept
+    {
+        if (!options.on_lifecycle) return;
+        try {
+            options.on_lifecycle(lifecycle_event{what, remote, path, status, reason});
+        } catch (...) {
+            bump(stats.handler_errors);
+        }
+    }
     counters stats;
     client_limits clients;
     std::atomic<bool> stopping{false};
