@@ -26,14 +26,15 @@ const char* const page = R"html(<!doctype html>
 </script>
 )html";
 
-// Publishes a tick every second until `stopped` is set.
-void tick(asio::steady_timer& timer, sse::channel& clock)
+// Publishes a tick every second until `stopped` is set (a flag: a wait that has already expired
+// completes with success even after cancel()).
+void tick(asio::steady_timer& timer, const bool& stopped, sse::channel& clock)
 {
     timer.expires_at(timer.expiry() + std::chrono::seconds(1));
-    timer.async_wait([&timer, &clock](std::error_code ec) {
-        if (ec) return;
+    timer.async_wait([&timer, &stopped, &clock](std::error_code ec) {
+        if (ec || stopped) return;
         clock.publish(sse::event(std::to_string(std::time(nullptr)) + " " + std::to_string(clock.size())).type("tick"));
-        tick(timer, clock);
+        tick(timer, stopped, clock);
     });
 }
 } // namespace
@@ -51,9 +52,11 @@ int main(int argc, char** argv)
     server.start();
 
     asio::steady_timer timer(io, std::chrono::steady_clock::now());
-    tick(timer, clock);
+    bool stopped = false; // one thread runs the io_context: the timer and the signal share it
+    tick(timer, stopped, clock);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code, int) {
+        stopped = true;
         timer.cancel();
         server.stop(sse::event("server stopping").type("bye"));
     });

@@ -392,3 +392,32 @@ TEST_CASE("channel: a replay larger than the queue bound does not count as a slo
     CHECK(f.srv.stats().slow_disconnects == 0);
     CHECK(f.srv.stats().replayed_events == 999);
 }
+
+TEST_CASE("channel: stop() ends a server whose clients came and went during publishing", "[channel][stop]")
+{
+    std::atomic<int> subscribed{0};
+    sse::channel ch;
+    test::server_fixture f;
+    subscribe_route(f, ch, subscribed);
+    f.run(2);
+    std::atomic<bool> stop{false};
+    std::thread publisher([&] {
+        for (int i = 0; i < 200000 && !stop; ++i) {
+            ch.publish(sse::event("tick"));
+            if (i % 32 == 0) std::this_thread::yield();
+        }
+    });
+    for (int round = 0; round < 5; ++round) {
+        std::vector<client> clients;
+        for (int i = 0; i < 20; ++i) clients.push_back(connect(f, subscribed));
+        for (auto& c : clients) c.read_events(10);
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            if (i % 2) clients[i].reset();
+    }
+    auto live = connect(f, subscribed);
+    live.read_events(10);
+    stop = true;
+    publisher.join();
+    CHECK(f.stop_and_join(std::chrono::seconds(10)));
+    CHECK(live.closed_within(5s));
+}

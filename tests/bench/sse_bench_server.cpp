@@ -9,6 +9,7 @@
 
 #include <time.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -55,14 +56,16 @@ std::string payload(std::size_t size)
     return s;
 }
 
-// Publishes `per_tick` events every millisecond-tick of `period` to `ch`, drift-free.
-void publish_loop(asio::steady_timer& t, sse::channel& ch, std::chrono::nanoseconds period, int per_tick, int size)
+// Publishes `per_tick` events every `period` to `ch`, drift-free, until `stopped` (a flag, not
+// cancel(): a wait that already expired completes with success even after cancel()).
+void publish_loop(asio::steady_timer& t, const std::atomic<bool>& stopped, sse::channel& ch, std::chrono::nanoseconds period,
+                  int per_tick, int size)
 {
     t.expires_at(t.expiry() + period);
-    t.async_wait([&t, &ch, period, per_tick, size](std::error_code ec) {
-        if (ec) return;
+    t.async_wait([&t, &stopped, &ch, period, per_tick, size](std::error_code ec) {
+        if (ec || stopped) return;
         for (int i = 0; i < per_tick; ++i) ch.publish(sse::event(payload(static_cast<std::size_t>(size))));
-        publish_loop(t, ch, period, per_tick, size);
+        publish_loop(t, stopped, ch, period, per_tick, size);
     });
 }
 
@@ -96,15 +99,16 @@ int main(int argc, char** argv)
     server.start();
 
     asio::steady_timer publisher(io, std::chrono::steady_clock::now());
+    std::atomic<bool> stopped{false};
     if (cfg.rate > 0 && cfg.ticker_ms <= 0) {
         // up to 1000 ticks/s; above that, several events per 1 ms tick
         const int per_tick = (cfg.rate + 999) / 1000;
         const auto period = std::chrono::nanoseconds(1000000000LL * per_tick / cfg.rate);
-        publish_loop(publisher, ch, period, per_tick, cfg.payload);
+        publish_loop(publisher, stopped, ch, period, per_tick, cfg.payload);
     }
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code, int) {
-        publisher.cancel();
+        stopped = true; // the publisher's next tick ends it
         server.stop();
     });
     std::cout << server.local_endpoint().port() << std::endl;
