@@ -10,8 +10,10 @@
  * A socket whose send buffer is full does not get queued data: the unsent
  * tail of the event being written is kept so the stream stays well-formed,
  * and further events for that socket are dropped (and counted) until the
- * tail is flushed.  If the sender falls more than one second behind
- * schedule, the backlog is skipped (and counted) rather than replayed.
+ * tail is flushed.  At most one broadcast happens per loop turn, so new
+ * connections are still accepted when the sender cannot keep up; if it falls
+ * more than one second behind schedule, the backlog is skipped (and counted)
+ * rather than replayed.
  *
  * usage: floor --port P [--rate R] [--payload B] [--batch K] [--max-seconds S]
  */
@@ -31,7 +33,6 @@
 #include <unistd.h>
 
 #define NS_PER_SEC 1000000000LL
-#define MAX_WAKE_BATCHES 64 /* broadcasts per loop turn, so accepts still run */
 
 static const char kHead[] =
     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
@@ -279,7 +280,7 @@ int main(int argc, char **argv) {
       g_skipped += (unsigned long long)((now - next) / period) * (unsigned long long)batch;
       next = now;
     }
-    for (int k = 0; k < MAX_WAKE_BATCHES && next <= now; ++k) {
+    if (next <= now) {
       broadcast(buf, batch, payload);
       next += period;
     }

@@ -11,13 +11,17 @@
 #   SERVERS          server kinds to run ["floor node nchan asio-sse"]
 #   SCENARIOS        scenario kinds to run ["idle fanout ticker"]
 #   RUNS             runs per point [2]
-#   WARMUP/DURATION  fan-out and ticker windows, seconds [2/3]
-#   IDLE_WARMUP/IDLE_DURATION  idle-memory windows, seconds [1/1]
-#   CONNECT_TIMEOUT  max seconds for all streams to connect [15]
+#   WARMUP/DURATION  fan-out and ticker windows, whole seconds [2/3]
+#   IDLE_WARMUP/IDLE_DURATION  idle-memory windows, whole seconds [1/1]
+#   CONNECT_TIMEOUT  max whole seconds for all streams to connect [8]
 #   BUDGET_S         no run starts after this many seconds [540]
 #   SSE_BENCH_SERVER asio-sse benchmark server, absolute or relative to the
 #                    repository root [build/tests/bench/sse-bench-server]
 #   ASIO_THREADS     --threads for sse-bench-server [1]
+#   FLOOR_BATCH      events per send() for the floor [1]
+#   SERVER_CPUS/CLIENT_CPUS  taskset CPU lists for the server and for the
+#                    load side (sse-load, nchan-pub) [0 / 1 on 2+ CPUs;
+#                    empty = no pinning]
 #   BENCH_BUILD_DIR  where the tools are built [tests/bench/build]
 #   RESULTS_DIR      output directory [tests/bench/results]
 #   APPEND=1         append to an existing results.tsv instead of starting anew
@@ -37,9 +41,17 @@ WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-3}
 IDLE_WARMUP=${IDLE_WARMUP:-1}
 IDLE_DURATION=${IDLE_DURATION:-1}
-CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-15}
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-8}
 BUDGET_S=${BUDGET_S:-540}
 ASIO_THREADS=${ASIO_THREADS:-1}
+FLOOR_BATCH=${FLOOR_BATCH:-1}
+if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+  SERVER_CPUS=${SERVER_CPUS-0}
+  CLIENT_CPUS=${CLIENT_CPUS-1}
+else
+  SERVER_CPUS=${SERVER_CPUS-}
+  CLIENT_CPUS=${CLIENT_CPUS-}
+fi
 PAYLOAD=64
 SERVER_MAX_S=300         # servers and publisher exit by themselves after this
 NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
@@ -58,10 +70,17 @@ POINTS=(
 
 log() { printf '%s\n' "$*" >&2; }
 
+# Command prefixes that pin a process to a CPU list (empty: no pinning).
+SERVER_PIN=()
+CLIENT_PIN=()
+[[ -z $SERVER_CPUS ]] || SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[[ -z $CLIENT_CPUS ]] || CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+
 # ---------------------------------------------------------------------------
 # Child processes: every PID we start is recorded and killed on exit.
 CHILDREN=()
 NCHAN_TMP=""
+NCHAN_WORKERS=""
 
 stop_pid() {  # TERM, wait up to 5 s, then KILL
   local pid=$1 i
@@ -75,10 +94,15 @@ stop_pid() {  # TERM, wait up to 5 s, then KILL
   wait "$pid" 2>/dev/null || true
 }
 
-stop_children() {
-  local pid
-  for pid in "${CHILDREN[@]}"; do stop_pid "$pid"; done
+stop_children() {  # newest first: the publisher goes before nginx
+  local i pid
+  for ((i = ${#CHILDREN[@]} - 1; i >= 0; i--)); do stop_pid "${CHILDREN[i]}"; done
   CHILDREN=()
+  # nginx workers die with their master; only a KILLed master leaves them.
+  for pid in ${NCHAN_WORKERS//,/ }; do
+    if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == nginx ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  NCHAN_WORKERS=""
   if [[ -n $NCHAN_TMP ]]; then rm -rf "$NCHAN_TMP"; NCHAN_TMP=""; fi
 }
 
@@ -131,16 +155,16 @@ start_server() {
   SUB_PATH=/events
   case $kind in
     floor)
-      "$BUILD_DIR/floor" --port "$port" --rate "$rate" --payload "$PAYLOAD" \
-        --max-seconds "$SERVER_MAX_S" >"$logp.server.log" 2>&1 &
+      "${SERVER_PIN[@]}" "$BUILD_DIR/floor" --port "$port" --rate "$rate" --payload "$PAYLOAD" \
+        --batch "$FLOOR_BATCH" --max-seconds "$SERVER_MAX_S" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     node)
-      node "$BENCH_DIR/node_server.js" --port "$port" --path /events --rate "$rate" \
+      "${SERVER_PIN[@]}" node "$BENCH_DIR/node_server.js" --port "$port" --path /events --rate "$rate" \
         --payload "$PAYLOAD" --ticker-ms "$ticker" --max-seconds "$SERVER_MAX_S" \
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     asio-sse)
-      "$SSE_BENCH_SERVER" --port "$port" --path /events --rate "$rate" --payload "$PAYLOAD" \
+      "${SERVER_PIN[@]}" "$SSE_BENCH_SERVER" --port "$port" --path /events --rate "$rate" --payload "$PAYLOAD" \
         --ticker-ms "$ticker" --threads "$ASIO_THREADS" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
@@ -150,7 +174,7 @@ start_server() {
       [[ $(id -u) -eq 0 ]] && user_directive="user root;"  # else workers drop to nobody
       sed -e "s#@PREFIX@#$NCHAN_TMP#g" -e "s#@PORT@#$port#g" -e "s#@NOFILE@#$(ulimit -n)#g" \
           -e "s#@USER_DIRECTIVE@#$user_directive#" "$BENCH_DIR/nchan.conf.in" >"$NCHAN_TMP/nginx.conf"
-      nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" >"$logp.server.log" 2>&1 &
+      "${SERVER_PIN[@]}" nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
   esac
   CHILDREN+=("$SERVER_PID")
@@ -164,8 +188,9 @@ start_server() {
       sleep 0.1
     done
     [[ -n $MEASURE_PIDS ]] || return 1
+    NCHAN_WORKERS=$MEASURE_PIDS
     if ((rate > 0)); then
-      "$BUILD_DIR/nchan-pub" --url "http://127.0.0.1:$port/pub" --rate "$rate" \
+      "${CLIENT_PIN[@]}" "$BUILD_DIR/nchan-pub" --url "http://127.0.0.1:$port/pub" --rate "$rate" \
         --payload "$PAYLOAD" --max-seconds "$SERVER_MAX_S" >"$logp.pub.log" 2>&1 &
       CHILDREN+=("$!")
     fi
@@ -184,8 +209,8 @@ run_point() {
   port=$(free_port) || { log "no free port"; return 1; }
   local row_tail="NA NA NA NA NA NA NA NA NA"
   if start_server "$kind" "$port" "$rate" "$ticker" "$logp"; then
-    timeout $((CONNECT_TIMEOUT + ${warm%.*} + ${dur%.*} + 15)) \
-      "$BUILD_DIR/sse-load" --url "http://127.0.0.1:$port$SUB_PATH" --streams "$n" \
+    timeout $((CONNECT_TIMEOUT + warm + dur + 15)) \
+      "${CLIENT_PIN[@]}" "$BUILD_DIR/sse-load" --url "http://127.0.0.1:$port$SUB_PATH" --streams "$n" \
       --warmup "$warm" --duration "$dur" --connect-timeout "$CONNECT_TIMEOUT" \
       --server-pid "$MEASURE_PIDS" >"$logp.load.log" 2>&1 || true
     local res
@@ -305,7 +330,12 @@ write_reports() {
 main() {
   local began=$SECONDS
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  log "open files limit: $(ulimit -n)"
+  log "open files limit: $(ulimit -n); server CPUs: ${SERVER_CPUS:-any}; client CPUs: ${CLIENT_CPUS:-any}"
+  local load
+  read -r load _ </proc/loadavg
+  if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+    log "warning: load average is $load; other work on this machine will skew the results"
+  fi
   build_tools
   mkdir -p "$LOG_DIR"
   if [[ ${APPEND:-0} != 1 || ! -f $RESULTS_DIR/results.tsv ]]; then
