@@ -226,10 +226,15 @@ run_point() {
       row_tail+=" $(result_field events_per_sec "$res") $(result_field p50_us "$res")"
       row_tail+=" $(result_field p99_us "$res") $(result_field p999_us "$res")"
       row_tail+=" $(result_field max_us "$res") $rss_per_stream $(result_field server_cpu_pct "$res")"
+      local other
+      other=$(result_field other_cpu_pct "$res")
       log "  $kind $scen N=$n R=$rate run $run: $(result_field events_per_sec "$res") ev/s," \
           "p99 $(result_field p99_us "$res") us, rss/stream $rss_per_stream B," \
           "cpu $(result_field server_cpu_pct "$res")%, established $(result_field streams_established "$res")," \
-          "errors $(result_field errors "$res")"
+          "errors $(result_field errors "$res"), other processes $other%"
+      if [[ $other != NA ]] && awk -v o="$other" 'BEGIN { exit !(o > 25) }'; then
+        log "  warning: other processes used $other% of a core during that window; the run is skewed"
+      fi
     else
       log "  $kind $scen N=$n R=$rate run $run: no RESULT (see $logp.load.log)"
     fi

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -373,6 +374,42 @@ int64_t proc_rss_kb(const std::vector<int>& pids) {
   return total;
 }
 
+// CPU time the whole machine spent in user and system mode (all CPUs, in
+// clock ticks; irq/softirq excluded), and this process's own CPU time.
+// Their difference minus the server's shows other work skewing a run.
+int64_t machine_busy_ticks() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0;
+  if (!(f >> cpu >> user >> nice >> system) || cpu != "cpu") return -1;
+  return user + nice + system;
+}
+
+double self_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+struct CpuSample {
+  int64_t server_ticks = -1;  // -1: not sampled or server unreadable
+  int64_t server_rss_kb = -1;
+  int64_t machine_ticks = -1;
+  double self_s = 0;
+
+  static CpuSample take(const std::vector<int>& pids) {
+    CpuSample s;
+    if (!pids.empty()) {
+      s.server_ticks = proc_cpu_ticks(pids);
+      s.server_rss_kb = proc_rss_kb(pids);
+    }
+    s.machine_ticks = machine_busy_ticks();
+    s.self_s = self_cpu_s();
+    return s;
+  }
+};
+
 // ---------------------------------------------------------------------------
 struct Config {
   sockaddr_in addr{};
@@ -459,7 +496,9 @@ class Worker {
 
   const Histogram& histogram() const { return hist_; }
   const Counters& counters() const { return c_; }
-  int64_t cpu_start = -1, cpu_end = -1, rss_start = -1, rss_end = -1;
+  // Coordinator only: samples at the window edges.
+  bool sampled_start = false;
+  CpuSample at_start, at_end;
 
  private:
   bool in_window(int64_t t) const {
@@ -565,10 +604,9 @@ void Worker::coordinate(int64_t now) {
     std::fprintf(stderr, "sse-load: ramp over after %.2f s, warming up\n",
                  double(now - tl_.ramp_start) / kNsPerSec);
   }
-  if (cpu_start < 0 && !cfg_.server_pids.empty() &&
-      now >= tl_.window_start.load(std::memory_order_relaxed)) {
-    cpu_start = proc_cpu_ticks(cfg_.server_pids);
-    rss_start = proc_rss_kb(cfg_.server_pids);
+  if (!sampled_start && now >= tl_.window_start.load(std::memory_order_relaxed)) {
+    at_start = CpuSample::take(cfg_.server_pids);
+    sampled_start = true;
   }
 }
 
@@ -708,17 +746,14 @@ void Worker::run() {
     int64_t wake = now + 10 * 1000000;
     const int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
     const int64_t we = tl_.window_end.load(std::memory_order_relaxed);
-    if (coordinator_ && cpu_start < 0 && ws > now) wake = std::min(wake, ws);
+    if (coordinator_ && !sampled_start && ws > now) wake = std::min(wake, ws);
     wake = std::min(wake, we);
     const int timeout_ms = int((std::max<int64_t>(0, wake - now) + 999999) / 1000000);
     const int n = epoll_wait(ep_, evs, 512, timeout_ms);
     if (n < 0 && errno != EINTR) die("epoll_wait failed");
     for (int i = 0; i < n; ++i) on_ready(streams_[evs[i].data.u64], evs[i].events);
   }
-  if (coordinator_ && !cfg_.server_pids.empty()) {
-    cpu_end = proc_cpu_ticks(cfg_.server_pids);
-    rss_end = proc_rss_kb(cfg_.server_pids);
-  }
+  if (coordinator_ && sampled_start) at_end = CpuSample::take(cfg_.server_pids);
   for (const Stream& s : streams_)
     if (s.receiving) ++c_.receiving;
 }
@@ -774,6 +809,12 @@ std::string fmt_us(const Histogram& h, double q) {
 }
 
 std::string fmt_opt(int64_t v) { return v < 0 ? "NA" : std::to_string(v); }
+
+std::string fmt_pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", v);
+  return b;
+}
 
 }  // namespace
 
@@ -855,24 +896,31 @@ int main(int argc, char** argv) {
   const double window_s = window_ok ? double(we - ws) / kNsPerSec : 0.0;
   const double eps = window_s > 0 ? double(c.events) / window_s : 0.0;
 
-  std::string cpu_pct = "NA";
-  if (w0.cpu_start >= 0 && w0.cpu_end >= 0 && window_s > 0) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f",
-                  100.0 * double(w0.cpu_end - w0.cpu_start) / double(sysconf(_SC_CLK_TCK)) / window_s);
-    cpu_pct = b;
+  // CPU shares over the window, in % of one core.
+  const double tick_s = 1.0 / double(sysconf(_SC_CLK_TCK));
+  const CpuSample& a = w0.at_start;
+  const CpuSample& b = w0.at_end;
+  const bool have_server = a.server_ticks >= 0 && b.server_ticks >= 0 && window_s > 0;
+  const double server_s = have_server ? double(b.server_ticks - a.server_ticks) * tick_s : 0.0;
+  const std::string cpu_pct = have_server ? fmt_pct(100.0 * server_s / window_s) : "NA";
+  std::string other_pct = "NA";
+  if (a.machine_ticks >= 0 && b.machine_ticks >= 0 && window_s > 0 &&
+      (have_server || cfg.server_pids.empty())) {
+    const double other_s = double(b.machine_ticks - a.machine_ticks) * tick_s - server_s -
+                           (b.self_s - a.self_s);
+    other_pct = fmt_pct(std::max(0.0, 100.0 * other_s / window_s));
   }
 
   std::printf("RESULT streams_requested=%d streams_established=%" PRIu64
               " streams_receiving=%" PRIu64 " events=%" PRIu64 " events_per_sec=%.0f bytes=%" PRIu64
               " p50_us=%s p99_us=%s p999_us=%s max_us=%s errors=%" PRIu64
               " window_s=%.3f server_cpu_pct=%s server_rss_before_kb=%s server_rss_start_kb=%s"
-              " server_rss_end_kb=%s\n",
+              " server_rss_end_kb=%s other_cpu_pct=%s\n",
               cfg.streams, c.established, c.receiving, c.events, eps, c.bytes,
               fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
               fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), c.errors(),
               window_s, cpu_pct.c_str(), fmt_opt(rss_before).c_str(),
-              fmt_opt(w0.rss_start).c_str(), fmt_opt(w0.rss_end).c_str());
+              fmt_opt(a.server_rss_kb).c_str(), fmt_opt(b.server_rss_kb).c_str(), other_pct.c_str());
   std::printf("\n%s (%d thread%s)\n", url.c_str(), cfg.threads, cfg.threads == 1 ? "" : "s");
   std::printf("  streams    %" PRIu64 " established / %d requested, %" PRIu64
               " received events in the window\n", c.established, cfg.streams, c.receiving);
@@ -889,7 +937,9 @@ int main(int argc, char** argv) {
               c.protocol, c.bad_stamp);
   if (!cfg.server_pids.empty())
     std::printf("  server     cpu %s%% over the window, rss %s -> %s -> %s kB (before/start/end)\n",
-                cpu_pct.c_str(), fmt_opt(rss_before).c_str(), fmt_opt(w0.rss_start).c_str(),
-                fmt_opt(w0.rss_end).c_str());
+                cpu_pct.c_str(), fmt_opt(rss_before).c_str(), fmt_opt(a.server_rss_kb).c_str(),
+                fmt_opt(b.server_rss_kb).c_str());
+  std::printf("  machine    %s%% of a core used by other processes during the window\n",
+              other_pct.c_str());
   return 0;
 }
