@@ -13,11 +13,12 @@
 #   RUNS             runs per point [2]
 #   WARMUP/DURATION  fan-out and ticker windows, whole seconds [2/3]
 #   IDLE_WARMUP/IDLE_DURATION  idle-memory windows, whole seconds [1/1]
-#   CONNECT_TIMEOUT  max whole seconds for all streams to connect [8]
+#   CONNECT_TIMEOUT  max whole seconds for all streams to connect [6]
 #   BUDGET_S         no run starts after this many seconds [540]
 #   SSE_BENCH_SERVER asio-sse benchmark server, absolute or relative to the
 #                    repository root [build/tests/bench/sse-bench-server]
-#   ASIO_THREADS     --threads for sse-bench-server [1]
+#   ASIO_THREADS     --threads for sse-bench-server [1]; give it as many
+#                    SERVER_CPUS
 #   FLOOR_BATCH      events per send() for the floor [1]
 #   SERVER_CPUS/CLIENT_CPUS  taskset CPU lists for the server and for the
 #                    load side (sse-load, nchan-pub) [0 / 1 on 2+ CPUs;
@@ -41,7 +42,7 @@ WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-3}
 IDLE_WARMUP=${IDLE_WARMUP:-1}
 IDLE_DURATION=${IDLE_DURATION:-1}
-CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-8}
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-6}
 BUDGET_S=${BUDGET_S:-540}
 ASIO_THREADS=${ASIO_THREADS:-1}
 FLOOR_BATCH=${FLOOR_BATCH:-1}
@@ -82,11 +83,11 @@ CHILDREN=()
 NCHAN_TMP=""
 NCHAN_WORKERS=""
 
-stop_pid() {  # TERM, wait up to 5 s, then KILL
+stop_pid() {  # TERM, wait up to 2 s, then KILL
   local pid=$1 i
   kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < 20; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -148,10 +149,22 @@ wait_port() {  # port pid: until something accepts on the port (10 s max)
 
 children_of() { ps -o pid= --ppid "$1" | tr -d ' ' | paste -sd, -; }
 
-# Starts a server; sets SERVER_PID, MEASURE_PIDS (for /proc sampling) and
-# SUB_PATH.  Arguments: kind port R T logprefix.
+wait_children() {  # pid: its children's PIDs, comma-separated (5 s max)
+  local i kids
+  for ((i = 0; i < 50; i++)); do
+    kids=$(children_of "$1")
+    if [[ -n $kids ]]; then echo "$kids"; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Starts a server; sets SERVER_PID (what to stop), MEASURE_PIDS (what to
+# sample in /proc) and SUB_PATH.  Servers without a --max-seconds of their
+# own run under timeout(1), which forwards our TERM to them.
+# Arguments: kind port R T logprefix.
 start_server() {
-  local kind=$1 port=$2 rate=$3 ticker=$4 logp=$5 i
+  local kind=$1 port=$2 rate=$3 ticker=$4 logp=$5
   SUB_PATH=/events
   case $kind in
     floor)
@@ -164,7 +177,7 @@ start_server() {
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     asio-sse)
-      "${SERVER_PIN[@]}" "$SSE_BENCH_SERVER" --port "$port" --path /events --rate "$rate" --payload "$PAYLOAD" \
+      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events --rate "$rate" --payload "$PAYLOAD" \
         --ticker-ms "$ticker" --threads "$ASIO_THREADS" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
@@ -174,20 +187,20 @@ start_server() {
       [[ $(id -u) -eq 0 ]] && user_directive="user root;"  # else workers drop to nobody
       sed -e "s#@PREFIX@#$NCHAN_TMP#g" -e "s#@PORT@#$port#g" -e "s#@NOFILE@#$(ulimit -n)#g" \
           -e "s#@USER_DIRECTIVE@#$user_directive#" "$BENCH_DIR/nchan.conf.in" >"$NCHAN_TMP/nginx.conf"
-      "${SERVER_PIN[@]}" nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" >"$logp.server.log" 2>&1 &
+      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
   esac
   CHILDREN+=("$SERVER_PID")
   MEASURE_PIDS=$SERVER_PID
+  # Track a wrapped server too: it is stopped before its timeout(1), so a
+  # server that ignores TERM gets KILLed instead of outliving the wrapper.
+  if [[ $kind == asio-sse || $kind == nchan ]]; then
+    MEASURE_PIDS=$(wait_children "$SERVER_PID") || return 1
+    CHILDREN+=("$MEASURE_PIDS")
+  fi
   wait_port "$port" "$SERVER_PID" || return 1
   if [[ $kind == nchan ]]; then  # the workers do the work; nginx listens before forking them
-    MEASURE_PIDS=""
-    for ((i = 0; i < 50; i++)); do
-      MEASURE_PIDS=$(children_of "$SERVER_PID")
-      [[ -z $MEASURE_PIDS ]] || break
-      sleep 0.1
-    done
-    [[ -n $MEASURE_PIDS ]] || return 1
+    MEASURE_PIDS=$(wait_children "$MEASURE_PIDS") || return 1
     NCHAN_WORKERS=$MEASURE_PIDS
     if ((rate > 0)); then
       "${CLIENT_PIN[@]}" "$BUILD_DIR/nchan-pub" --url "http://127.0.0.1:$port/pub" --rate "$rate" \
