@@ -83,16 +83,14 @@ CHILDREN=()
 NCHAN_TMP=""
 NCHAN_WORKERS=""
 
-stop_pid() {  # TERM, wait up to 2 s, then KILL
+stop_pid() {  # TERM, wait up to 2 s, then KILL (bash reaps disowned jobs)
   local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < 20; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
 }
 
 stop_children() {  # newest first: the publisher goes before nginx
@@ -190,6 +188,7 @@ start_server() {
       "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
   esac
+  disown "$SERVER_PID"  # we track it ourselves; no "Killed" job notices
   CHILDREN+=("$SERVER_PID")
   MEASURE_PIDS=$SERVER_PID
   # Track a wrapped server too: it is stopped before its timeout(1), so a
@@ -205,6 +204,7 @@ start_server() {
     if ((rate > 0)); then
       "${CLIENT_PIN[@]}" "$BUILD_DIR/nchan-pub" --url "http://127.0.0.1:$port/pub" --rate "$rate" \
         --payload "$PAYLOAD" --max-seconds "$SERVER_MAX_S" >"$logp.pub.log" 2>&1 &
+      disown "$!"
       CHILDREN+=("$!")
     fi
   fi
