@@ -175,8 +175,9 @@ start_server() {
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     asio-sse)
-      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events --rate "$rate" --payload "$PAYLOAD" \
-        --ticker-ms "$ticker" --threads "$ASIO_THREADS" >"$logp.server.log" 2>&1 &
+      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events \
+        --rate "$rate" --payload "$PAYLOAD" --ticker-ms "$ticker" --threads "$ASIO_THREADS" \
+        >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
       SUB_PATH=/sub
@@ -185,7 +186,8 @@ start_server() {
       [[ $(id -u) -eq 0 ]] && user_directive="user root;"  # else workers drop to nobody
       sed -e "s#@PREFIX@#$NCHAN_TMP#g" -e "s#@PORT@#$port#g" -e "s#@NOFILE@#$(ulimit -n)#g" \
           -e "s#@USER_DIRECTIVE@#$user_directive#" "$BENCH_DIR/nchan.conf.in" >"$NCHAN_TMP/nginx.conf"
-      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" >"$logp.server.log" 2>&1 &
+      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" nginx -p "$NCHAN_TMP" -c "$NCHAN_TMP/nginx.conf" \
+        >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
   esac
   disown "$SERVER_PID"  # we track it ourselves; no "Killed" job notices

@@ -393,6 +393,7 @@ double self_cpu_s() {
 }
 
 struct CpuSample {
+  int64_t at_ns = 0;          // when taken; shares use the real interval
   int64_t server_ticks = -1;  // -1: not sampled or server unreadable
   int64_t server_rss_kb = -1;
   int64_t machine_ticks = -1;
@@ -400,6 +401,7 @@ struct CpuSample {
 
   static CpuSample take(const std::vector<int>& pids) {
     CpuSample s;
+    s.at_ns = now_ns();
     if (!pids.empty()) {
       s.server_ticks = proc_cpu_ticks(pids);
       s.server_rss_kb = proc_rss_kb(pids);
@@ -896,19 +898,22 @@ int main(int argc, char** argv) {
   const double window_s = window_ok ? double(we - ws) / kNsPerSec : 0.0;
   const double eps = window_s > 0 ? double(c.events) / window_s : 0.0;
 
-  // CPU shares over the window, in % of one core.
+  // CPU shares over the window, in % of one core.  They are divided by the
+  // time between the two samples, which is longer than the window when
+  // sse-load itself was kept off the CPU.
   const double tick_s = 1.0 / double(sysconf(_SC_CLK_TCK));
   const CpuSample& a = w0.at_start;
   const CpuSample& b = w0.at_end;
-  const bool have_server = a.server_ticks >= 0 && b.server_ticks >= 0 && window_s > 0;
+  const double sampled_s = double(b.at_ns - a.at_ns) / kNsPerSec;
+  const bool have_server = a.server_ticks >= 0 && b.server_ticks >= 0 && sampled_s > 0;
   const double server_s = have_server ? double(b.server_ticks - a.server_ticks) * tick_s : 0.0;
-  const std::string cpu_pct = have_server ? fmt_pct(100.0 * server_s / window_s) : "NA";
+  const std::string cpu_pct = have_server ? fmt_pct(100.0 * server_s / sampled_s) : "NA";
   std::string other_pct = "NA";
-  if (a.machine_ticks >= 0 && b.machine_ticks >= 0 && window_s > 0 &&
+  if (a.machine_ticks >= 0 && b.machine_ticks >= 0 && sampled_s > 0 &&
       (have_server || cfg.server_pids.empty())) {
     const double other_s = double(b.machine_ticks - a.machine_ticks) * tick_s - server_s -
                            (b.self_s - a.self_s);
-    other_pct = fmt_pct(std::max(0.0, 100.0 * other_s / window_s));
+    other_pct = fmt_pct(std::max(0.0, 100.0 * other_s / sampled_s));
   }
 
   std::printf("RESULT streams_requested=%d streams_established=%" PRIu64
