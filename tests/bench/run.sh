@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - SSE server benchmark: floor, Node, nginx+Nchan and asio-sse.
 #
-# Builds the C/C++ tools (if needed), then for every server kind and scenario
+# Builds the C/C++ tools (if needed), then for every scenario point, run and
+# server kind (interleaved, so drift and a cut budget hit all servers alike)
 # starts the server on a free loopback port, drives it with sse-load, stops
 # it and appends one row to results/results.tsv.  Finally writes
 # results/table.md (median per point) and results/fanout.svg.
@@ -81,6 +82,7 @@ CLIENT_PIN=()
 # Child processes: every PID we start is recorded and killed on exit.
 CHILDREN=()
 NCHAN_TMP=""
+NCHAN_LOG=""  # where nginx's error.log is kept when its temp dir goes
 NCHAN_WORKERS=""
 
 stop_pid() {  # TERM, wait up to 2 s, then KILL (bash reaps disowned jobs)
@@ -102,7 +104,11 @@ stop_children() {  # newest first: the publisher goes before nginx
     if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == nginx ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
   done
   NCHAN_WORKERS=""
-  if [[ -n $NCHAN_TMP ]]; then rm -rf "$NCHAN_TMP"; NCHAN_TMP=""; fi
+  if [[ -n $NCHAN_TMP ]]; then
+    cat "$NCHAN_TMP/error.log" >>"$NCHAN_LOG" 2>/dev/null || true
+    rm -rf "$NCHAN_TMP"
+    NCHAN_TMP=""
+  fi
 }
 
 trap stop_children EXIT
@@ -182,6 +188,7 @@ start_server() {
     nchan)
       SUB_PATH=/sub
       NCHAN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sse-bench-nchan.XXXXXX")
+      NCHAN_LOG=$logp.server.log
       local user_directive=""
       [[ $(id -u) -eq 0 ]] && user_directive="user root;"  # else workers drop to nobody
       sed -e "s#@PREFIX@#$NCHAN_TMP#g" -e "s#@PORT@#$port#g" -e "s#@NOFILE@#$(ulimit -n)#g" \
@@ -357,21 +364,25 @@ main() {
     log "warning: load average is $load; other work on this machine will skew the results"
   fi
   build_tools
-  mkdir -p "$LOG_DIR"
   if [[ ${APPEND:-0} != 1 || ! -f $RESULTS_DIR/results.tsv ]]; then
+    rm -rf "$LOG_DIR"
+    mkdir -p "$LOG_DIR"
     printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\n' \
       >"$RESULTS_DIR/results.tsv"
   fi
+  mkdir -p "$LOG_DIR"
 
-  local kind point scen n rate ticker run est
+  local kind kinds=() point scen n rate ticker run est
   for kind in $SERVERS; do
-    server_available "$kind" || continue
-    log "== $kind"
-    for point in "${POINTS[@]}"; do
-      read -r scen n rate ticker <<<"$point"
-      [[ " $SCENARIOS " == *" $scen "* ]] || continue
-      if [[ $scen == ticker && $kind != node && $kind != asio-sse ]]; then continue; fi
-      for ((run = 1; run <= RUNS; run++)); do
+    if server_available "$kind"; then kinds+=("$kind"); fi
+  done
+  for point in "${POINTS[@]}"; do
+    read -r scen n rate ticker <<<"$point"
+    [[ " $SCENARIOS " == *" $scen "* ]] || continue
+    log "== $scen N=$n R=$rate"
+    for ((run = 1; run <= RUNS; run++)); do
+      for kind in "${kinds[@]}"; do
+        if [[ $scen == ticker && $kind != node && $kind != asio-sse ]]; then continue; fi
         if [[ $scen == idle ]]; then est=$((IDLE_WARMUP + IDLE_DURATION + 3)); else est=$((WARMUP + DURATION + 4)); fi
         if ((SECONDS - began + est > BUDGET_S)); then
           log "  time budget of ${BUDGET_S}s used up: skipping $kind $scen N=$n R=$rate run $run"
