@@ -229,7 +229,7 @@ run_point() {
   local logp=$LOG_DIR/$kind-$scen-n$n-r$rate-$run
   local port
   port=$(free_port) || { log "no free port"; return 1; }
-  local row_tail="NA NA NA NA NA NA NA NA NA"
+  local row_tail="NA NA NA NA NA NA NA NA NA NA"
   if start_server "$kind" "$port" "$rate" "$ticker" "$logp"; then
     timeout $((CONNECT_TIMEOUT + warm + dur + 15)) \
       "${CLIENT_PIN[@]}" "$BUILD_DIR/sse-load" --url "http://127.0.0.1:$port$SUB_PATH" --streams "$n" \
@@ -250,6 +250,7 @@ run_point() {
       row_tail+=" $(result_field max_us "$res") $rss_per_stream $(result_field server_cpu_pct "$res")"
       local other
       other=$(result_field other_cpu_pct "$res")
+      row_tail+=" $other"
       log "  $kind $scen N=$n R=$rate run $run: $(result_field events_per_sec "$res") ev/s," \
           "p99 $(result_field p99_us "$res") us, rss/stream $rss_per_stream B," \
           "cpu $(result_field server_cpu_pct "$res")%, established $(result_field streams_established "$res")," \
@@ -289,12 +290,14 @@ write_reports() {
   local tsv=$RESULTS_DIR/results.tsv
   # Medians over runs, ordered by scenario, N, R, then server kind.
   awk -F'\t' -v OFS='\t' '
-    function median(list,   v, n, i, j, t) {
+    function median(list,   v, n, i, j, t, m) {
       n = split(list, v, " ")
       if (n == 0) return "NA"
       for (i = 2; i <= n; i++)      # insertion sort, numeric
         for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-      return n % 2 ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
+      if (n % 2) return v[(n+1)/2]
+      m = (v[n/2] + v[n/2+1]) / 2
+      return m == int(m) ? sprintf("%d", m) : sprintf("%.1f", m)
     }
     NR == 1 { for (c = 7; c <= NF; c++) name[c] = $c; next }
     {
@@ -310,22 +313,23 @@ write_reports() {
         split(order[p], k, OFS)
         line = sprintf("%d %06d %06d %d", srank[k[2]], k[3], k[4], vrank[k[1]])
         line = line OFS order[p] OFS runs[order[p]]
-        for (c = 7; c <= 15; c++) line = line OFS median(vals[order[p], c])
+        for (c = 7; c <= 16; c++) line = line OFS median(vals[order[p], c])
         print line
       }
     }' "$tsv" | sort | cut -f2- >"$RESULTS_DIR/medians.tsv"
 
   {
-    echo "| server | scenario | N | R/stream | target ev/s | established | receiving | events/s | p50 us | p99 us | p99.9 us | max us | RSS/stream B | server CPU % | runs |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| server | scenario | N | R/stream | target ev/s | established | receiving | events/s | p50 us | p99 us | p99.9 us | max us | RSS/stream B | server CPU % | other CPU % | runs |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     awk -F'\t' '{
       printf "| %s | %s | %s | %s | %d |", $1, $2, $3, $4, $3 * $4
-      for (c = 7; c <= 15; c++) printf " %s |", $c
+      for (c = 7; c <= 16; c++) printf " %s |", $c
       printf " %s |\n", $6
     }' "$RESULTS_DIR/medians.tsv"
     echo
     echo "Median of the runs per point. R is events/s per stream (ticker: one event per T ms)."
     echo "RSS/stream = server RSS growth from before connecting to the start of the window, / N."
+    echo "Other CPU % = CPU used by unrelated processes during the window; above ~25 the point is skewed."
   } >"$RESULTS_DIR/table.md"
 
   # fanout.dat: one row per event-carrying point, one column per server.
@@ -367,7 +371,7 @@ main() {
   if [[ ${APPEND:-0} != 1 || ! -f $RESULTS_DIR/results.tsv ]]; then
     rm -rf "$LOG_DIR"
     mkdir -p "$LOG_DIR"
-    printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\n' \
+    printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\tother_cpu_pct\n' \
       >"$RESULTS_DIR/results.tsv"
   fi
   mkdir -p "$LOG_DIR"
