@@ -1,0 +1,953 @@
+// sse_load.cpp - Server-Sent Events load client for the asio-sse benchmarks.
+//
+// Opens N HTTP/1.1 connections to one SSE endpoint, parses every event per
+// the WHATWG EventSource rules, and measures delivery latency.  Each event's
+// data must begin with the sender's CLOCK_MONOTONIC time in nanoseconds
+// (decimal, followed by a space or the end of the data); latency is the
+// receive time minus that stamp, so sender and client must share a machine.
+//
+// Timeline: ramp (connect all streams, bounded by --connect-timeout), then
+// --warmup seconds, then --duration seconds of measurement.  Only events
+// dispatched inside the measuring window are counted.  The process always
+// stops by itself: ramp + warmup + duration + 10 s is a hard upper bound.
+//
+// Raw epoll, no dependencies.  One thread by default; --threads T splits the
+// streams over T threads, each with its own epoll instance.  Thread 0 is the
+// main thread and also drives the timeline.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cinttypes>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kNsPerSec = 1000000000;
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
+}
+
+[[noreturn]] void die(const char* msg) {
+  std::fprintf(stderr, "sse-load: %s\n", msg);
+  std::exit(2);
+}
+
+// ---------------------------------------------------------------------------
+// Latency histogram with fixed log-linear buckets (HdrHistogram-like).
+// Values below 2^kSubBits get one bucket each; above that, every power of two
+// is split into 2^kSubBits linear sub-buckets, so the relative error of a
+// reported value is below 1/128.  Recording never allocates.
+class Histogram {
+ public:
+  Histogram() : counts_(kBuckets, 0) {}
+
+  void record(uint64_t v) {
+    ++counts_[index(v)];
+    ++total_;
+    max_ = std::max(max_, v);
+  }
+
+  void merge(const Histogram& o) {
+    for (size_t i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
+    total_ += o.total_;
+    max_ = std::max(max_, o.max_);
+  }
+
+  uint64_t count() const { return total_; }
+  uint64_t max() const { return max_; }
+
+  // Highest value equivalent to the bucket holding the q-quantile (q in (0,1]),
+  // capped at the largest recorded value; 0 when empty.
+  uint64_t quantile(double q) const {
+    if (total_ == 0) return 0;
+    uint64_t rank = uint64_t(std::ceil(q * double(total_)));
+    rank = std::clamp<uint64_t>(rank, 1, total_);
+    uint64_t seen = 0;
+    for (size_t i = 0; i < kBuckets; ++i) {
+      seen += counts_[i];
+      if (seen >= rank) return std::min(upper(i), max_);
+    }
+    return max_;
+  }
+
+ private:
+  static constexpr int kSubBits = 7;
+  static constexpr uint64_t kSub = uint64_t(1) << kSubBits;
+  // Groups 1..57 cover exponents 7..63; group 0 is the linear range.
+  static constexpr size_t kBuckets = (64 - kSubBits + 1) * kSub;
+
+  static size_t index(uint64_t v) {
+    if (v < kSub) return size_t(v);
+    const int e = 63 - __builtin_clzll(v);  // e >= kSubBits
+    return size_t(e - kSubBits + 1) * kSub + size_t((v >> (e - kSubBits)) - kSub);
+  }
+
+  static uint64_t upper(size_t i) {
+    if (i < kSub) return i;
+    const int shift = int(i / kSub) - 1;
+    const uint64_t m = i % kSub;
+    // For the very last bucket the shift wraps to 0 and the result to
+    // UINT64_MAX, which is that bucket's true upper bound (unsigned wrap).
+    return ((kSub + m + 1) << shift) - 1;
+  }
+
+  std::vector<uint64_t> counts_;
+  uint64_t total_ = 0;
+  uint64_t max_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// HTTP/1.1 chunked transfer-coding decoder, incremental over arbitrary splits.
+class ChunkedDecoder {
+ public:
+  enum class Result { kOk, kDone, kError };
+
+  // Feeds raw body bytes; `out(ptr, len)` receives the decoded payload.
+  template <class Out>
+  Result feed(const char* p, size_t n, Out&& out) {
+    size_t i = 0;
+    while (i < n) {
+      const char c = p[i];
+      switch (state_) {
+        case State::kSize: {
+          const int d = hex_value(c);
+          if (d >= 0) {
+            if (++digits_ > 15) return Result::kError;
+            remaining_ = remaining_ * 16 + uint64_t(d);
+          } else if (digits_ == 0) {
+            return Result::kError;
+          } else if (c == ';' || c == ' ' || c == '\t') {
+            state_ = State::kSizeExt;
+          } else if (c == '\r') {
+            state_ = State::kSizeLf;
+          } else if (c == '\n') {
+            end_size_line();
+          } else {
+            return Result::kError;
+          }
+          ++i;
+          break;
+        }
+        case State::kSizeExt:
+          if (c == '\r') state_ = State::kSizeLf;
+          else if (c == '\n') end_size_line();
+          ++i;
+          break;
+        case State::kSizeLf:
+          if (c != '\n') return Result::kError;
+          end_size_line();
+          ++i;
+          break;
+        case State::kData: {
+          const size_t take = size_t(std::min<uint64_t>(remaining_, n - i));
+          out(p + i, take);
+          remaining_ -= take;
+          i += take;
+          if (remaining_ == 0) state_ = State::kDataCr;
+          break;
+        }
+        case State::kDataCr:
+          if (c == '\r') state_ = State::kDataLf;
+          else if (c == '\n') state_ = State::kSize;
+          else return Result::kError;
+          ++i;
+          break;
+        case State::kDataLf:
+          if (c != '\n') return Result::kError;
+          state_ = State::kSize;
+          ++i;
+          break;
+        case State::kTrailerStart:
+          if (c == '\r') state_ = State::kTrailerEndLf;
+          else if (c == '\n') state_ = State::kDone;
+          else state_ = State::kTrailerLine;
+          ++i;
+          break;
+        case State::kTrailerLine:
+          if (c == '\n') state_ = State::kTrailerStart;
+          ++i;
+          break;
+        case State::kTrailerEndLf:
+          if (c != '\n') return Result::kError;
+          state_ = State::kDone;
+          ++i;
+          break;
+        case State::kDone:
+          return Result::kDone;
+      }
+    }
+    return state_ == State::kDone ? Result::kDone : Result::kOk;
+  }
+
+ private:
+  enum class State {
+    kSize, kSizeExt, kSizeLf, kData, kDataCr, kDataLf,
+    kTrailerStart, kTrailerLine, kTrailerEndLf, kDone
+  };
+
+  static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  void end_size_line() {
+    state_ = remaining_ == 0 ? State::kTrailerStart : State::kData;
+    digits_ = 0;
+  }
+
+  State state_ = State::kSize;
+  uint64_t remaining_ = 0;
+  int digits_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Event-stream parser per the WHATWG HTML "server-sent events" section:
+// lines end in CRLF, LF or CR; a blank line dispatches; lines starting with
+// ':' are comments; the field name runs to the first ':' and a single space
+// after it is stripped; `data` lines accumulate with LF separators.  Only the
+// data buffer matters for this benchmark: `event`, `id` and `retry` never
+// decide whether an event is dispatched, so they are recognised and dropped.
+class SseParser {
+ public:
+  static constexpr size_t kMaxLine = 1 << 20;
+
+  // Calls on_event(data, len) for every dispatched event.  Returns false on
+  // an oversized line (a protocol error for this benchmark).
+  template <class OnEvent>
+  bool feed(const char* p, size_t n, OnEvent&& on_event) {
+    size_t i = 0;
+    if (skip_lf_ && n > 0) {  // CR ended the previous feed; CRLF is one EOL
+      if (p[0] == '\n') i = 1;
+      skip_lf_ = false;
+    }
+    while (i < n) {
+      size_t j = i;
+      while (j < n && p[j] != '\n' && p[j] != '\r') ++j;
+      if (j == n) {
+        if (line_.size() + (n - i) > kMaxLine) return false;
+        line_.append(p + i, n - i);
+        break;
+      }
+      if (line_.empty()) {
+        process_line(p + i, j - i, on_event);
+      } else {
+        line_.append(p + i, j - i);
+        process_line(line_.data(), line_.size(), on_event);
+        line_.clear();
+      }
+      i = j + 1;
+      if (p[j] == '\r') {
+        if (i < n) {
+          if (p[i] == '\n') ++i;
+        } else {
+          skip_lf_ = true;
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  template <class OnEvent>
+  void process_line(const char* p, size_t n, OnEvent& on_event) {
+    if (first_line_) {  // a leading UTF-8 BOM is not part of the stream
+      first_line_ = false;
+      if (n >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+        n -= 3;
+      }
+    }
+    if (n == 0) {
+      if (!data_.empty()) {
+        data_.pop_back();  // the trailing LF added by the last data line
+        on_event(data_.data(), data_.size());
+        data_.clear();     // keeps capacity: no per-event allocation
+      }
+      return;
+    }
+    if (p[0] == ':') return;
+    const char* colon = static_cast<const char*>(std::memchr(p, ':', n));
+    const size_t name_len = colon ? size_t(colon - p) : n;
+    if (name_len != 4 || std::memcmp(p, "data", 4) != 0) return;
+    const char* value = colon ? colon + 1 : p + n;
+    if (value < p + n && *value == ' ') ++value;
+    data_.append(value, size_t(p + n - value));
+    data_.push_back('\n');
+  }
+
+  std::string line_;  // carry for a line split across reads
+  std::string data_;
+  bool skip_lf_ = false;
+  bool first_line_ = true;
+};
+
+// Parses the leading decimal timestamp of an event's data.
+bool parse_stamp(const char* p, size_t n, int64_t* out) {
+  size_t i = 0;
+  int64_t v = 0;
+  while (i < n && p[i] >= '0' && p[i] <= '9') {
+    if (i == 18) return false;  // 18 digits is ~31 years of uptime
+    v = v * 10 + (p[i] - '0');
+    ++i;
+  }
+  if (i == 0 || (i < n && p[i] != ' ')) return false;
+  *out = v;
+  return true;
+}
+
+bool iequals_prefix(const char* p, size_t n, const char* lit) {
+  const size_t m = std::strlen(lit);
+  if (n < m) return false;
+  for (size_t i = 0; i < m; ++i)
+    if (std::tolower(static_cast<unsigned char>(p[i])) != lit[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// /proc sampling of the server under test (summed over a list of PIDs, e.g.
+// nginx workers).  Returns -1 when a PID cannot be read.
+int64_t proc_cpu_ticks(const std::vector<int>& pids) {
+  int64_t total = 0;
+  for (int pid : pids) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t rp = s.rfind(')');
+    if (rp == std::string::npos) return -1;
+    std::istringstream in(s.substr(rp + 1));
+    std::string tok;
+    int64_t utime = 0, stime = 0;
+    // Fields after "(comm)" start at field 3 (state); utime/stime are 14/15.
+    for (int field = 3; field <= 15 && (in >> tok); ++field) {
+      if (field == 14) utime = std::atoll(tok.c_str());
+      if (field == 15) stime = std::atoll(tok.c_str());
+    }
+    total += utime + stime;
+  }
+  return total;
+}
+
+int64_t proc_rss_kb(const std::vector<int>& pids) {
+  int64_t total = 0;
+  for (int pid : pids) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    bool found = false;
+    while (std::getline(f, line)) {
+      if (line.compare(0, 6, "VmRSS:") == 0) {
+        total += std::atoll(line.c_str() + 6);
+        found = true;
+        break;
+      }
+    }
+    if (!found) return -1;
+  }
+  return total;
+}
+
+// CPU time the whole machine spent in user and system mode (all CPUs, in
+// clock ticks; irq/softirq excluded), and this process's own CPU time.
+// Their difference minus the server's shows other work skewing a run.
+int64_t machine_busy_ticks() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0;
+  if (!(f >> cpu >> user >> nice >> system) || cpu != "cpu") return -1;
+  return user + nice + system;
+}
+
+double self_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+struct CpuSample {
+  int64_t at_ns = 0;          // when taken; shares use the real interval
+  int64_t server_ticks = -1;  // -1: not sampled or server unreadable
+  int64_t server_rss_kb = -1;
+  int64_t machine_ticks = -1;
+  double self_s = 0;
+
+  static CpuSample take(const std::vector<int>& pids) {
+    CpuSample s;
+    s.at_ns = now_ns();
+    if (!pids.empty()) {
+      s.server_ticks = proc_cpu_ticks(pids);
+      s.server_rss_kb = proc_rss_kb(pids);
+    }
+    s.machine_ticks = machine_busy_ticks();
+    s.self_s = self_cpu_s();
+    return s;
+  }
+};
+
+// ---------------------------------------------------------------------------
+struct Config {
+  sockaddr_in addr{};
+  std::string request;
+  int streams = 0;
+  double duration_s = 0;
+  double warmup_s = 0;
+  double connect_timeout_s = 20;
+  int threads = 1;
+  int ramp_batch = 128;
+  std::vector<int> server_pids;
+};
+
+// Timeline shared by all threads.  Thread 0 sets the window once the ramp is
+// over; INT64_MAX means "not yet known".
+struct Timeline {
+  int64_t ramp_start = 0;
+  int64_t ramp_deadline = 0;  // handshakes still pending then are abandoned
+  int64_t hard_deadline = 0;  // absolute cap on the whole run
+  std::atomic<int64_t> window_start{INT64_MAX};
+  std::atomic<int64_t> window_end{INT64_MAX};
+  std::atomic<int> handshakes_left{0};
+};
+
+struct Counters {
+  uint64_t events = 0;
+  uint64_t bytes = 0;
+  uint64_t established = 0;
+  uint64_t receiving = 0;
+  uint64_t connect_failed = 0;
+  uint64_t bad_status = 0;
+  uint64_t handshake_timeout = 0;
+  uint64_t closed_by_peer = 0;
+  uint64_t protocol = 0;
+  uint64_t bad_stamp = 0;
+
+  uint64_t errors() const {
+    return connect_failed + bad_status + handshake_timeout + closed_by_peer + protocol + bad_stamp;
+  }
+  void merge(const Counters& o) {
+    events += o.events;
+    bytes += o.bytes;
+    established += o.established;
+    receiving += o.receiving;
+    connect_failed += o.connect_failed;
+    bad_status += o.bad_status;
+    handshake_timeout += o.handshake_timeout;
+    closed_by_peer += o.closed_by_peer;
+    protocol += o.protocol;
+    bad_stamp += o.bad_stamp;
+  }
+};
+
+enum class Phase { kIdle, kConnecting, kSending, kHead, kBody, kClosed };
+
+struct Stream {
+  int fd = -1;
+  Phase phase = Phase::kIdle;
+  size_t sent = 0;         // request bytes written
+  std::string head;        // response head until its blank line
+  bool chunked = false;
+  bool receiving = false;  // got an event inside the window
+  ChunkedDecoder chunks;
+  SseParser sse;
+};
+
+class Worker {
+ public:
+  Worker(const Config& cfg, Timeline& tl, int count, bool coordinator)
+      : cfg_(cfg), tl_(tl), streams_(size_t(count)), coordinator_(coordinator),
+        ramp_batch_(std::max(1, cfg.ramp_batch / cfg.threads)) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) die("epoll_create1 failed");
+  }
+  ~Worker() {
+    for (Stream& s : streams_)
+      if (s.fd >= 0) close(s.fd);
+    close(ep_);
+  }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void run();
+
+  const Histogram& histogram() const { return hist_; }
+  const Counters& counters() const { return c_; }
+  // Coordinator only: samples at the window edges.
+  bool sampled_start = false;
+  CpuSample at_start, at_end;
+
+ private:
+  bool in_window(int64_t t) const {
+    return t >= tl_.window_start.load(std::memory_order_relaxed) &&
+           t < tl_.window_end.load(std::memory_order_relaxed);
+  }
+  void ramp();
+  void expire_handshakes();
+  void coordinate(int64_t now);
+  void on_ready(Stream& s, uint32_t events);
+  void send_request(Stream& s);
+  void on_readable(Stream& s);
+  void on_body(Stream& s, const char* p, size_t n, int64_t now);
+  void fail(Stream& s, uint64_t* reason);
+  void watch(Stream& s, uint32_t events, int op);
+
+  const Config& cfg_;
+  Timeline& tl_;
+  std::vector<Stream> streams_;
+  const bool coordinator_;
+  const int ramp_batch_;
+  int ep_ = -1;
+  size_t next_ = 0;     // next stream to open
+  int inflight_ = 0;    // streams in connect/request/head phase
+  bool ramp_over_ = false;
+  Histogram hist_;
+  Counters c_;
+  char buf_[64 * 1024];
+};
+
+void Worker::watch(Stream& s, uint32_t events, int op) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = uint64_t(&s - streams_.data());
+  if (epoll_ctl(ep_, op, s.fd, &ev) < 0) die("epoll_ctl failed");
+}
+
+void Worker::fail(Stream& s, uint64_t* reason) {
+  ++*reason;
+  if (s.phase != Phase::kBody) {
+    --inflight_;
+    tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+  }
+  close(s.fd);  // also removes it from the epoll set
+  s.fd = -1;
+  s.phase = Phase::kClosed;
+}
+
+// Keeps at most ramp_batch_ handshakes in flight so that the server's accept
+// backlog is never flooded; finished handshakes free slots for new connects.
+void Worker::ramp() {
+  while (!ramp_over_ && next_ < streams_.size() && inflight_ < ramp_batch_) {
+    Stream& s = streams_[next_++];
+    ++inflight_;
+    s.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s.fd < 0) {
+      --inflight_;
+      tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+      ++c_.connect_failed;
+      s.phase = Phase::kClosed;
+      continue;
+    }
+    const int one = 1;
+    setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const int rc = connect(s.fd, reinterpret_cast<const sockaddr*>(&cfg_.addr), sizeof cfg_.addr);
+    if (rc == 0) {
+      s.phase = Phase::kSending;
+      watch(s, EPOLLOUT, EPOLL_CTL_ADD);
+      send_request(s);
+    } else if (errno == EINPROGRESS) {
+      s.phase = Phase::kConnecting;
+      watch(s, EPOLLOUT, EPOLL_CTL_ADD);
+    } else {
+      s.phase = Phase::kConnecting;
+      fail(s, &c_.connect_failed);
+    }
+  }
+}
+
+// Past the ramp deadline: abandon pending handshakes and never-opened streams.
+void Worker::expire_handshakes() {
+  ramp_over_ = true;
+  for (Stream& s : streams_) {
+    if (s.phase == Phase::kIdle) {
+      s.phase = Phase::kClosed;
+      ++c_.handshake_timeout;
+      tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+    } else if (s.phase == Phase::kConnecting || s.phase == Phase::kSending ||
+               s.phase == Phase::kHead) {
+      fail(s, &c_.handshake_timeout);
+    }
+  }
+}
+
+// Thread 0 only: fixes the window once every handshake is settled and samples
+// the server's CPU time and RSS at the window edges.
+void Worker::coordinate(int64_t now) {
+  if (tl_.window_start.load(std::memory_order_relaxed) == INT64_MAX &&
+      (tl_.handshakes_left.load(std::memory_order_relaxed) <= 0 || now >= tl_.ramp_deadline)) {
+    const int64_t start = now + int64_t(cfg_.warmup_s * kNsPerSec);
+    tl_.window_end.store(start + int64_t(cfg_.duration_s * kNsPerSec), std::memory_order_relaxed);
+    tl_.window_start.store(start, std::memory_order_relaxed);
+    std::fprintf(stderr, "sse-load: ramp over after %.2f s, warming up\n",
+                 double(now - tl_.ramp_start) / kNsPerSec);
+  }
+  if (!sampled_start && now >= tl_.window_start.load(std::memory_order_relaxed)) {
+    at_start = CpuSample::take(cfg_.server_pids);
+    sampled_start = true;
+  }
+}
+
+void Worker::send_request(Stream& s) {
+  const std::string& req = cfg_.request;
+  while (s.sent < req.size()) {
+    const ssize_t w = send(s.fd, req.data() + s.sent, req.size() - s.sent, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // wait for EPOLLOUT
+      fail(s, &c_.connect_failed);
+      return;
+    }
+    s.sent += size_t(w);
+  }
+  s.phase = Phase::kHead;
+  watch(s, EPOLLIN, EPOLL_CTL_MOD);
+}
+
+void Worker::on_ready(Stream& s, uint32_t events) {
+  switch (s.phase) {
+    case Phase::kConnecting: {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        fail(s, &c_.connect_failed);
+        return;
+      }
+      s.phase = Phase::kSending;
+      send_request(s);
+      return;
+    }
+    case Phase::kSending:
+      send_request(s);
+      return;
+    case Phase::kHead:
+    case Phase::kBody:
+      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(s);
+      return;
+    case Phase::kIdle:
+    case Phase::kClosed:
+      return;
+  }
+}
+
+void Worker::on_readable(Stream& s) {
+  // Level-triggered, one read per wakeup: fair across streams.
+  const ssize_t r = recv(s.fd, buf_, sizeof buf_, 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (r <= 0) {
+    fail(s, s.phase == Phase::kHead ? &c_.bad_status : &c_.closed_by_peer);
+    return;
+  }
+  const int64_t now = now_ns();  // one clock read per recv: all bytes arrived together
+  if (in_window(now)) c_.bytes += uint64_t(r);
+  const char* p = buf_;
+  size_t n = size_t(r);
+  if (s.phase == Phase::kHead) {
+    const size_t old = s.head.size();
+    s.head.append(p, n);
+    const size_t end = s.head.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+    if (end == std::string::npos) {
+      if (s.head.size() > 16 * 1024) fail(s, &c_.protocol);
+      return;
+    }
+    // Status line: "HTTP/1.x 200 ...".
+    const size_t sp = s.head.find(' ');
+    if (s.head.compare(0, 5, "HTTP/") != 0 || sp == std::string::npos ||
+        s.head.compare(sp + 1, 3, "200") != 0) {
+      fail(s, &c_.bad_status);
+      return;
+    }
+    // Header lines: only Transfer-Encoding changes how the body is framed.
+    size_t pos = s.head.find("\r\n") + 2;
+    while (pos < end) {
+      const size_t eol = s.head.find("\r\n", pos);
+      const char* line = s.head.data() + pos;
+      const size_t len = eol - pos;
+      if (iequals_prefix(line, len, "transfer-encoding:")) {
+        std::string value(line + 18, len - 18);
+        for (char& ch : value) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        s.chunked = value.find("chunked") != std::string::npos;
+      }
+      pos = eol + 2;
+    }
+    const size_t body_off = end + 4 - old;  // offset of the body inside buf_
+    s.head.clear();
+    s.head.shrink_to_fit();
+    s.phase = Phase::kBody;
+    --inflight_;
+    ++c_.established;
+    tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+    p += body_off;
+    n -= body_off;
+  }
+  if (n > 0) on_body(s, p, n, now);
+}
+
+void Worker::on_body(Stream& s, const char* p, size_t n, int64_t now) {
+  const bool window = in_window(now);
+  auto on_event = [&](const char* data, size_t len) {
+    int64_t stamp = 0;
+    if (!parse_stamp(data, len, &stamp)) {
+      ++c_.bad_stamp;
+      return;
+    }
+    if (!window) return;
+    ++c_.events;
+    hist_.record(uint64_t(std::max<int64_t>(0, now - stamp)));
+    s.receiving = true;
+  };
+  bool ok = true;
+  if (s.chunked) {
+    const auto res = s.chunks.feed(p, n, [&](const char* d, size_t len) {
+      ok = ok && s.sse.feed(d, len, on_event);
+    });
+    if (res == ChunkedDecoder::Result::kError) ok = false;
+    if (res == ChunkedDecoder::Result::kDone) {  // server ended the stream
+      fail(s, &c_.closed_by_peer);
+      return;
+    }
+  } else {
+    ok = s.sse.feed(p, n, on_event);
+  }
+  if (!ok) fail(s, &c_.protocol);
+}
+
+void Worker::run() {
+  epoll_event evs[512];
+  for (;;) {
+    const int64_t now = now_ns();
+    if (now >= tl_.window_end.load(std::memory_order_relaxed) || now >= tl_.hard_deadline) break;
+    if (!ramp_over_ && now >= tl_.ramp_deadline) expire_handshakes();
+    ramp();
+    if (coordinator_) coordinate(now);
+    // Sleep at most 10 ms, or less when a window edge is due sooner.
+    int64_t wake = now + 10 * 1000000;
+    const int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+    const int64_t we = tl_.window_end.load(std::memory_order_relaxed);
+    if (coordinator_ && !sampled_start && ws > now) wake = std::min(wake, ws);
+    wake = std::min(wake, we);
+    const int timeout_ms = int((std::max<int64_t>(0, wake - now) + 999999) / 1000000);
+    const int n = epoll_wait(ep_, evs, 512, timeout_ms);
+    if (n < 0 && errno != EINTR) die("epoll_wait failed");
+    for (int i = 0; i < n; ++i) on_ready(streams_[evs[i].data.u64], evs[i].events);
+  }
+  if (coordinator_ && sampled_start) at_end = CpuSample::take(cfg_.server_pids);
+  for (const Stream& s : streams_)
+    if (s.receiving) ++c_.receiving;
+}
+
+// ---------------------------------------------------------------------------
+void usage() {
+  std::fprintf(stderr,
+      "usage: sse-load --url http://127.0.0.1:PORT/path --streams N --duration S --warmup W\n"
+      "                [--last-event-id X] [--threads T] [--ramp-batch B]\n"
+      "                [--connect-timeout S] [--server-pid PID[,PID...]]\n");
+  std::exit(2);
+}
+
+double parse_num(const char* s, const char* what) {
+  char* end = nullptr;
+  const double v = std::strtod(s, &end);
+  if (end == s || *end != '\0' || v < 0) {
+    std::fprintf(stderr, "sse-load: bad value for %s: %s\n", what, s);
+    std::exit(2);
+  }
+  return v;
+}
+
+// Accepts http://IPV4[:PORT]/path (or "localhost"); no DNS on purpose.
+void parse_url(const std::string& url, Config& cfg, std::string* host, std::string* path) {
+  const std::string scheme = "http://";
+  if (url.compare(0, scheme.size(), scheme) != 0) die("only http:// URLs are supported");
+  const size_t slash = url.find('/', scheme.size());
+  const std::string authority = url.substr(scheme.size(), slash - scheme.size());
+  *path = slash == std::string::npos ? "/" : url.substr(slash);
+  *host = authority;
+  std::string ip = authority;
+  int port = 80;
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string::npos) {
+    ip = authority.substr(0, colon);
+    port = std::atoi(authority.c_str() + colon + 1);
+  }
+  if (ip == "localhost") ip = "127.0.0.1";
+  cfg.addr.sin_family = AF_INET;
+  cfg.addr.sin_port = htons(uint16_t(port));
+  if (port <= 0 || port > 65535 || inet_pton(AF_INET, ip.c_str(), &cfg.addr.sin_addr) != 1)
+    die("URL host must be an IPv4 address (or localhost) with a valid port");
+}
+
+// Latency in microseconds; "NA" when no event was measured.
+std::string fmt_us(const Histogram& h, double q) {
+  if (h.count() == 0) return "NA";
+  const uint64_t ns = q >= 1.0 ? h.max() : h.quantile(q);
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", double(ns) / 1000.0);
+  return b;
+}
+
+std::string fmt_opt(int64_t v) { return v < 0 ? "NA" : std::to_string(v); }
+
+std::string fmt_pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", v);
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  std::string url, last_event_id;
+  bool have_id = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) usage();
+    const char* v = argv[++i];
+    if (a == "--url") url = v;
+    else if (a == "--streams") cfg.streams = int(parse_num(v, "--streams"));
+    else if (a == "--duration") cfg.duration_s = parse_num(v, "--duration");
+    else if (a == "--warmup") cfg.warmup_s = parse_num(v, "--warmup");
+    else if (a == "--last-event-id") { last_event_id = v; have_id = true; }
+    else if (a == "--threads") cfg.threads = int(parse_num(v, "--threads"));
+    else if (a == "--ramp-batch") cfg.ramp_batch = int(parse_num(v, "--ramp-batch"));
+    else if (a == "--connect-timeout") cfg.connect_timeout_s = parse_num(v, "--connect-timeout");
+    else if (a == "--server-pid") {
+      std::istringstream in(v);
+      std::string tok;
+      while (std::getline(in, tok, ',')) cfg.server_pids.push_back(std::atoi(tok.c_str()));
+    } else usage();
+  }
+  if (url.empty() || cfg.streams <= 0 || cfg.duration_s <= 0 || cfg.threads <= 0 ||
+      cfg.ramp_batch <= 0)
+    usage();
+  cfg.threads = std::min(cfg.threads, cfg.streams);
+
+  std::string host, path;
+  parse_url(url, cfg, &host, &path);
+  cfg.request = "GET " + path + " HTTP/1.1\r\nHost: " + host +
+                "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
+  if (have_id) cfg.request += "Last-Event-ID: " + last_event_id + "\r\n";
+  cfg.request += "\r\n";
+
+  // One descriptor per stream plus a few spare: raise the soft limit as far
+  // as the hard limit allows.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && rlim_t(cfg.streams) + 64 > rl.rlim_cur)
+      std::fprintf(stderr, "sse-load: warning: RLIMIT_NOFILE %llu is too low for %d streams\n",
+                   static_cast<unsigned long long>(rl.rlim_cur), cfg.streams);
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  const int64_t rss_before = cfg.server_pids.empty() ? -1 : proc_rss_kb(cfg.server_pids);
+  const int64_t start = now_ns();
+  Timeline tl;
+  tl.ramp_start = start;
+  tl.ramp_deadline = start + int64_t(cfg.connect_timeout_s * kNsPerSec);
+  // The window normally ends well before this; the slack only matters when
+  // sse-load itself is kept off the CPU and notices the ramp's end late.
+  tl.hard_deadline = tl.ramp_deadline + int64_t((cfg.warmup_s + cfg.duration_s + 10) * kNsPerSec);
+  tl.handshakes_left.store(cfg.streams);
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int t = 0; t < cfg.threads; ++t) {
+    const int count = cfg.streams / cfg.threads + (t < cfg.streams % cfg.threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(cfg, tl, count, t == 0));
+  }
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < workers.size(); ++t) threads.emplace_back([&w = *workers[t]] { w.run(); });
+  workers[0]->run();
+  for (std::thread& th : threads) th.join();
+
+  Histogram hist;
+  Counters c;
+  for (const auto& w : workers) {
+    hist.merge(w->histogram());
+    c.merge(w->counters());
+  }
+  const Worker& w0 = *workers[0];
+  // The part of the window actually watched: the hard deadline may cut it.
+  const int64_t ws = tl.window_start.load();
+  const int64_t we = std::min(tl.window_end.load(), tl.hard_deadline);
+  const bool window_ok = ws != INT64_MAX && we > ws;
+  const double window_s = window_ok ? double(we - ws) / kNsPerSec : 0.0;
+  const double eps = window_s > 0 ? double(c.events) / window_s : 0.0;
+
+  // CPU shares over the window, in % of one core.  They are divided by the
+  // time between the two samples, which is longer than the window when
+  // sse-load itself was kept off the CPU.
+  const double tick_s = 1.0 / double(sysconf(_SC_CLK_TCK));
+  const CpuSample& a = w0.at_start;
+  const CpuSample& b = w0.at_end;
+  const double sampled_s = double(b.at_ns - a.at_ns) / kNsPerSec;
+  const bool have_server = a.server_ticks >= 0 && b.server_ticks >= 0 && sampled_s > 0;
+  const double server_s = have_server ? double(b.server_ticks - a.server_ticks) * tick_s : 0.0;
+  const std::string cpu_pct = have_server ? fmt_pct(100.0 * server_s / sampled_s) : "NA";
+  std::string other_pct = "NA";
+  if (a.machine_ticks >= 0 && b.machine_ticks >= 0 && sampled_s > 0 &&
+      (have_server || cfg.server_pids.empty())) {
+    const double other_s = double(b.machine_ticks - a.machine_ticks) * tick_s - server_s -
+                           (b.self_s - a.self_s);
+    other_pct = fmt_pct(std::max(0.0, 100.0 * other_s / sampled_s));
+  }
+
+  std::printf("RESULT streams_requested=%d streams_established=%" PRIu64
+              " streams_receiving=%" PRIu64 " events=%" PRIu64 " events_per_sec=%.0f bytes=%" PRIu64
+              " p50_us=%s p99_us=%s p999_us=%s max_us=%s errors=%" PRIu64
+              " window_s=%.3f server_cpu_pct=%s server_rss_before_kb=%s server_rss_start_kb=%s"
+              " server_rss_end_kb=%s other_cpu_pct=%s\n",
+              cfg.streams, c.established, c.receiving, c.events, eps, c.bytes,
+              fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
+              fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), c.errors(),
+              window_s, cpu_pct.c_str(), fmt_opt(rss_before).c_str(),
+              fmt_opt(a.server_rss_kb).c_str(), fmt_opt(b.server_rss_kb).c_str(), other_pct.c_str());
+  std::printf("\n%s (%d thread%s)\n", url.c_str(), cfg.threads, cfg.threads == 1 ? "" : "s");
+  std::printf("  streams    %" PRIu64 " established / %d requested, %" PRIu64
+              " received events in the window\n", c.established, cfg.streams, c.receiving);
+  std::printf("  window     %.2f s measured after %.2f s warmup%s\n", window_s, cfg.warmup_s,
+              window_ok ? "" : " (never reached)");
+  std::printf("  events     %" PRIu64 " (%.0f/s), %.2f MB/s\n", c.events, eps,
+              window_s > 0 ? double(c.bytes) / window_s / 1e6 : 0.0);
+  std::printf("  latency    p50 %s us  p99 %s us  p99.9 %s us  max %s us\n",
+              fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
+              fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str());
+  std::printf("  errors     %" PRIu64 " (connect %" PRIu64 ", status %" PRIu64 ", handshake timeout %" PRIu64
+              ", closed by peer %" PRIu64 ", protocol %" PRIu64 ", bad timestamp %" PRIu64 ")\n",
+              c.errors(), c.connect_failed, c.bad_status, c.handshake_timeout, c.closed_by_peer,
+              c.protocol, c.bad_stamp);
+  if (!cfg.server_pids.empty())
+    std::printf("  server     cpu %s%% over the window, rss %s -> %s -> %s kB (before/start/end)\n",
+                cpu_pct.c_str(), fmt_opt(rss_before).c_str(), fmt_opt(a.server_rss_kb).c_str(),
+                fmt_opt(b.server_rss_kb).c_str());
+  std::printf("  machine    %s%% of a core used by other processes during the window\n",
+              other_pct.c_str());
+  return 0;
+}
