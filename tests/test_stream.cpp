@@ -8,6 +8,8 @@
 #include <atomic>
 #include <future>
 
+#include <sys/socket.h>
+
 using namespace std::chrono_literals;
 using test::client;
 
@@ -230,4 +232,35 @@ TEST_CASE("stream: stop() sends the final event and closes every stream so run()
     }
     CHECK(f.stop_and_join());
     CHECK_THROWS_AS(client(port), std::runtime_error); // no longer accepting
+}
+
+TEST_CASE("stream: a write the peer never accepts ends at the write timeout", "[stream][timeout]")
+{
+    sse::server_options o;
+    o.write_timeout = 300ms;
+    o.overflow = sse::overflow_policy::drop_oldest; // so only the stalled write can end it
+    o.max_queue_bytes = 64 * 1024;
+    std::promise<sse::stream_ptr> got;
+    test::signal closed;
+    std::error_code reason;
+    test::server_fixture f(o);
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        s->on_close([&](std::error_code ec) {
+            reason = ec;
+            closed.set();
+        });
+        got.set_value(s);
+    });
+    f.run();
+    client c(f.port());
+    int small = 4096;
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    c.send("GET /events HTTP/1.1\r\nHost: h\r\n\r\n"); // and never read
+    auto s = got.get_future().get();
+    const std::string payload(1000, 'w');
+    for (int i = 0; i < 20000 && s->send(sse::event(payload)); ++i) {
+    } // 20 MB: beyond any socket buffer; the queue stays bounded by dropping
+    REQUIRE(closed.wait(10s));
+    CHECK(reason == sse::error::write_timeout);
+    CHECK(f.srv.stats().write_timeouts == 1);
 }
