@@ -16,7 +16,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
-set yrange [1000:*]
+set yrange [100:*]
 set format y '10^{%L}'
 set ylabel 'events/s, all streams (log scale)'
 set grid ytics
