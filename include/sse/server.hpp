@@ -237,7 +237,21 @@ private:
                 return;
             }
             admit(std::move(s), std::move(strand));
+            accept_backlog();
             do_accept();
+        }
+
+        // Takes what else waits in the backlog now (at most a batch), so a server busy writing
+        // still admits a burst of connections promptly instead of one per turn of its loop.
+        void accept_backlog()
+        {
+            std::error_code ec;
+            acceptor.non_blocking(true, ec);
+            for (int i = 0; i < 64 && !ec; ++i) {
+                asio::ip::tcp::socket s(ex);
+                acceptor.accept(s, ec); // would_block ends the batch
+                if (!ec) admit(std::move(s), asio::make_strand(ex));
+            }
         }
 
         void admit(asio::ip::tcp::socket s, asio::strand<asio::any_io_executor> strand)
