@@ -72,3 +72,20 @@ export async function startDemo(intervalMs) {
   }
   return { url: `http://127.0.0.1:${port}`, stop: p.stop };
 }
+
+export const opensslPath = () => required('SSE_OPENSSL');
+
+/**
+ * The secure dashboard (examples/secure_dashboard.cpp) over HTTPS with `cert`/`key`, publishing
+ * its metrics every `intervalMs`: `url` is https://localhost:PORT (the name the certificate has).
+ */
+export async function startSecureDashboard({ cert, key, token, intervalMs }) {
+  const p = await start([required('SSE_SECURE_DASHBOARD'), '--cert', cert, '--key', key, '--token', token,
+    '--port', '0', '--address', '127.0.0.1', '--interval-ms', String(intervalMs)], 1);
+  const port = /https:\/\/localhost:(\d+)\//.exec(p.lines[0])?.[1];
+  if (!port) {
+    await p.stop();
+    throw new Error(`unexpected first line from sse-secure-dashboard: ${p.lines[0]}`);
+  }
+  return { url: `https://localhost:${port}`, stop: p.stop };
+}
