@@ -94,16 +94,18 @@ TEST_CASE("stream: a client that disconnects stops its timers and runs on_close 
 
 TEST_CASE("stream: close() flushes what is queued then ends the response", "[stream]")
 {
+    std::promise<bool> late_sent; // asserted on the test thread: Catch is not thread-safe
     test::server_fixture f;
-    f.srv.on_stream("/events", [](sse::stream_ptr s) {
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         for (int i = 0; i < 3; ++i) s->send(sse::event(std::to_string(i)));
         s->close();
-        CHECK_FALSE(s->send(sse::event("late"))); // a reported no-op
+        late_sent.set_value(s->send(sse::event("late"))); // a reported no-op
     });
     f.run();
     auto c = client::get(f.port(), "/events");
     c.read_head();
     CHECK(c.read_to_close() == "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    CHECK_FALSE(late_sent.get_future().get());
 }
 
 TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
