@@ -112,13 +112,15 @@ public:
     }
 
     /** @brief Calls `fn` on the strand every `interval` (first call after one interval) until the
-        stream closes. Ticks do not drift: each is scheduled from the previous deadline. */
+        stream closes. Ticks do not drift: each is scheduled from the previous deadline. A tick
+        may run up to 1 ms late: deadlines are rounded up to the millisecond so that the timers
+        of many streams falling due together share one wakeup. */
     void every(clock::duration interval, std::function<void()> fn)
     {
         start_timer(interval, std::move(fn), true);
     }
 
-    /// Calls `fn` on the strand once, after `delay`, unless the stream closes first.
+    /// Calls `fn` on the strand once, after `delay` (up to 1 ms more), unless the stream closes first.
     void after(clock::duration delay, std::function<void()> fn) { start_timer(delay, std::move(fn), false); }
 
     /** @brief Registers `fn` to run once when the stream closes, with the reason (an empty code
@@ -428,28 +430,29 @@ private:
         asio::dispatch(strand_, [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
             if (!self->is_open()) return;
             self->timers_.emplace_back(self->strand_.get_inner_executor()); // handlers are bound to the strand
-            auto it = std::prev(self->timers_.end());
-            it->expires_after(d);
-            self->wait_timer(it, d, std::move(fn), repeat);
+            self->wait_timer(std::prev(self->timers_.end()), clock::now() + d, d, std::move(fn), repeat);
         });
     }
 
-    void wait_timer(std::list<asio::steady_timer>::iterator it, clock::duration d, std::function<void()> fn,
-                    bool repeat)
+    // Waits until `due` rounded up to the next millisecond: timers of many streams that fall due
+    // within the same millisecond then share one wakeup. `due` itself stays exact, so repeating
+    // ticks do not drift.
+    void wait_timer(std::list<asio::steady_timer>::iterator it, clock::time_point due, clock::duration d,
+                    std::function<void()> fn, bool repeat)
     {
-        it->async_wait(asio::bind_executor(strand_, [self = shared_from_this(), it, d, fn = std::move(fn),
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due.time_since_epoch());
+        it->expires_at(clock::time_point(std::chrono::duration_cast<clock::duration>(ms)));
+        it->async_wait(asio::bind_executor(strand_, [self = shared_from_this(), it, due, d, fn = std::move(fn),
                                                      repeat](std::error_code ec) mutable {
             if (ec || !self->is_open()) {
                 self->timers_.erase(it);
                 return;
             }
             self->invoke(fn);
-            if (repeat && self->is_open()) {
-                it->expires_at(it->expiry() + d);
-                self->wait_timer(it, d, std::move(fn), repeat);
-            } else {
+            if (repeat && self->is_open())
+                self->wait_timer(it, due + d, d, std::move(fn), repeat);
+            else
                 self->timers_.erase(it);
-            }
         }));
     }
 
