@@ -21,8 +21,8 @@ set format y '10^{%L}'
 set ylabel 'events/s, all streams (log scale)'
 set grid ytics
 set key outside right top vertical
-set xtics rotate by 15 right nomirror
-set bmargin 6
+set xtics nomirror font 'sans,10'
+set bmargin 4
 
 plot datafile using 2:xtic(1) title columnheader(2) lc rgb '#c0c0c0', \
      for [i=3:*] datafile using i title columnheader(i)
