@@ -27,6 +27,8 @@
 #   BENCH_BUILD_DIR  where the tools are built [tests/bench/build]
 #   RESULTS_DIR      output directory [tests/bench/results]
 #   APPEND=1         append to an existing results.tsv instead of starting anew
+#   PUBLISH=1        afterwards copy the reports to tests/bench/published/ and
+#                    put the summary table into the top-level README.md
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -357,6 +359,59 @@ write_reports() {
   fi
 }
 
+# The README's summary: one row per point, one column per server; events/s
+# and p99 for fan-out, RSS per stream for idle, server CPU for the ticker.
+write_summary() {
+  awk -F'\t' '
+    function eps(v) { return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : sprintf("%d k", v / 1000 + 0.5) }
+    function th(v,   s) { s = sprintf("%d", v); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9](,|$)/, ",&", s); return s }
+    function ms(v) { v /= 1000; return v < 10 ? sprintf("%.1f ms", v) : sprintf("%d ms", v + 0.5) }
+    function cell(srv, k,   c, est) {
+      if (!((k, srv) in have) || (srv == "floor" && sc[k] == "idle")) return "—"
+      split(have[k, srv], c, "\t")
+      if (sc[k] == "idle") c[0] = sprintf("%.1f KB", c[14] / 1000)
+      else if (sc[k] == "ticker") c[0] = sprintf("%d %%", c[15] + 0.5)
+      else c[0] = eps(c[9]) ", " ms(c[11])
+      est = int(c[7] + 0.5) # streams established (median)
+      if (est < c[3] + 0) c[0] = c[0] " (" th(est) " streams)"
+      return srv == "asio-sse" ? "**" c[0] "**" : c[0]
+    }
+    {
+      k = $2 " " $3 " " $4
+      if (!(k in sc)) { keys[++n] = k; sc[k] = $2; nn[k] = $3; rr[k] = $4 }
+      have[k, $1] = $0
+    }
+    END {
+      print "| scenario (N streams, R events/s each) | floor | Node `http` | nginx + Nchan | **asio-sse** |"
+      print "| --- | --- | --- | --- | --- |"
+      for (i = 1; i <= n; i++) {
+        k = keys[i]
+        if (sc[k] == "idle") label = "idle memory per stream, N = " th(nn[k])
+        else if (sc[k] == "ticker") label = "a timer per stream, N = " th(nn[k]) ", every " th(1000 / rr[k]) " ms: server CPU"
+        else label = "fan-out N = " th(nn[k]) ", R = " th(rr[k]) ": events/s, p99"
+        printf "| %s | %s | %s | %s | %s |\n", label, cell("floor", k), cell("node", k), cell("nchan", k), cell("asio-sse", k)
+      }
+    }' "$RESULTS_DIR/medians.tsv" >"$RESULTS_DIR/summary.md"
+}
+
+# Copies the reports to published/ and replaces the README table between its
+# bench-summary markers.
+publish() {
+  local dest=$BENCH_DIR/published readme=$REPO_ROOT/README.md f
+  mkdir -p "$dest"
+  cp "$RESULTS_DIR"/{results.tsv,medians.tsv,table.md,summary.md} "$dest/"
+  [[ -f $RESULTS_DIR/fanout.svg ]] && cp "$RESULTS_DIR/fanout.svg" "$dest/"
+  for f in "$LOG_DIR"/asio-sse-*.server.log; do
+    [[ -f $f ]] && echo "$(basename "$f" .server.log): $(grep published "$f")"
+  done >"$dest/asio-sse-counters.txt"
+  awk -v table="$RESULTS_DIR/summary.md" '
+    /<!-- bench-summary:end -->/ { skip = 0 }
+    !skip { print }
+    /<!-- bench-summary:begin -->/ { while ((getline line < table) > 0) print line; skip = 1 }
+  ' "$readme" >"$readme.tmp" && mv "$readme.tmp" "$readme"
+  log "published to $dest and README.md"
+}
+
 # ---------------------------------------------------------------------------
 main() {
   local began=$SECONDS
@@ -397,6 +452,8 @@ main() {
     done
   done
   write_reports
+  write_summary
+  [[ ${PUBLISH:-0} != 1 ]] || publish
   log "done in $((SECONDS - began)) s: $RESULTS_DIR/results.tsv, table.md, fanout.svg"
 }
 
