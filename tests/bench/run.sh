@@ -400,7 +400,8 @@ publish() {
   local dest=$BENCH_DIR/published readme=$REPO_ROOT/README.md f
   mkdir -p "$dest"
   cp "$RESULTS_DIR"/{results.tsv,medians.tsv,table.md,summary.md} "$dest/"
-  [[ -f $RESULTS_DIR/fanout.svg ]] && cp "$RESULTS_DIR/fanout.svg" "$dest/"
+  rm -f "$dest/fanout.svg" # a run without fan-out points has no chart
+  if [[ -f $RESULTS_DIR/fanout.svg ]]; then cp "$RESULTS_DIR/fanout.svg" "$dest/"; fi
   for f in "$LOG_DIR"/asio-sse-*.server.log; do
     [[ -f $f ]] && echo "$(basename "$f" .server.log): $(grep published "$f")"
   done >"$dest/asio-sse-counters.txt"
