@@ -22,7 +22,7 @@ if ! { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C
 fi
 
 failed=0
-summary=()
+summary=() brief=()
 for t in "${targets[@]}"; do
   mkdir -p "$dir/corpus/$t"
   log="$dir/$t.log"
@@ -34,9 +34,11 @@ for t in "${targets[@]}"; do
   corpus=$(find "$dir/corpus/$t" -type f | wc -l)
   if [ $rc -eq 0 ]; then
     summary+=("$t: ok, $runs runs in ${seconds} s, coverage $cov edges, corpus $corpus")
+    brief+=("$t $runs runs")
   else
     grep -E "ERROR|invariant failed|SUMMARY|Test unit written" "$log" | head -n 10
     summary+=("$t: FAILED (exit $rc, log: $log, artifacts: $dir/artifacts/)")
+    brief+=("$t FAILED")
     failed=$((failed + 1))
   fi
 done
@@ -44,4 +46,6 @@ done
 echo
 echo "== asio-sse fuzz summary"
 for line in "${summary[@]}"; do echo "  $line"; done
+joined=$(printf '%s, ' "${brief[@]}")
+echo "${#targets[@]} targets, $failed failed (${joined%, }), ${seconds} s each"
 [ "$failed" -eq 0 ]
