@@ -164,12 +164,16 @@ int main(int argc, char** argv)
     }
     server.start();
 
+    // Set by SIGINT/SIGTERM. The loops below check it: a wait that has already expired
+    // completes with success even after cancel(). One thread runs the io_context.
+    bool stopped = false;
+
     // the metrics publisher
     asio::steady_timer tick(io);
     std::function<void()> publish = [&] {
         tick.expires_after(std::chrono::milliseconds(cfg.interval_ms));
         tick.async_wait([&](std::error_code ec) {
-            if (ec) return;
+            if (ec || stopped) return;
             metrics.publish(sse::event(metrics_json(server.stats(), metrics.size())).type("metrics"));
             publish();
         });
@@ -180,7 +184,7 @@ int main(int argc, char** argv)
     asio::signal_set reload(io, SIGHUP);
     std::function<void()> on_reload = [&] {
         reload.async_wait([&](std::error_code ec, int) {
-            if (ec) return;
+            if (ec || stopped) return;
             try {
                 server.set_context(sse::make_tls_context(cfg.cert, cfg.key));
                 std::cout << "sse-secure-dashboard: certificate reloaded" << std::endl;
@@ -194,6 +198,7 @@ int main(int argc, char** argv)
 
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     stop_signals.async_wait([&](std::error_code, int) {
+        stopped = true;
         tick.cancel();
         reload.cancel();
         server.stop();

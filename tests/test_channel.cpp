@@ -301,28 +301,43 @@ TEST_CASE("channel: a slow client is disconnected at its bound while fast client
     int small = 4096;
     ::setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     slow.send("GET /events?slow=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    REQUIRE(client::status(slow.read_head()) == 200); // then it reads nothing more
     auto fast = connect(f, subscribed);
-    while (subscribed < 2) std::this_thread::yield();
 
     // 20 MB: far beyond the slow client's socket buffers and its 64 KiB bound. The publisher
     // stays at most `window` events ahead of what the fast client has parsed, so the fast
     // stream's queue holds at most about 2 * window events (a written batch whose completion
-    // has not run yet, plus new ones): well within the bound.
+    // has not run yet, plus new ones): well within the bound. The publisher's wait ends when
+    // the reader fails (its reads time out after 30 s).
     const std::string payload(1000, 'x');
     constexpr int total = 20000, window = 16;
+    // The reader records what went wrong instead of asserting: Catch assertions belong to the
+    // test's thread, and a throw here would end the process instead of failing the test.
     std::atomic<int> received{0};
+    std::atomic<bool> failed{false};
+    std::string problem;
     std::thread reader([&] {
-        for (int i = 1; i <= total; ++i) {
-            auto e = fast.read_events(1, 30s)[0];
-            REQUIRE(e.last_event_id == std::to_string(i));
-            received = i;
+        try {
+            for (int i = 1; i <= total; ++i) {
+                auto e = fast.read_events(1, 30s)[0];
+                if (e.last_event_id != std::to_string(i)) {
+                    problem = "event " + std::to_string(i) + " arrived with id " + e.last_event_id;
+                    break;
+                }
+                received = i;
+            }
+        } catch (const std::exception& e) {
+            problem = e.what();
         }
+        if (!problem.empty()) failed = true;
     });
-    for (int i = 0; i < total; ++i) {
-        while (i - received.load() > window) std::this_thread::yield();
+    for (int i = 0; i < total && !failed; ++i) {
+        while (i - received.load() > window && !failed) std::this_thread::yield();
         ch.publish(sse::event(payload));
     }
     reader.join();
+    INFO(problem);
+    REQUIRE(received == total);
     REQUIRE(slow_closed.wait(10s));
     CHECK(slow_reason == sse::error::queue_overflow);
     CHECK(f.srv.stats().slow_disconnects == 1);
@@ -332,7 +347,6 @@ TEST_CASE("channel: a slow client is disconnected at its bound while fast client
 TEST_CASE("channel: drop_oldest keeps a slow client's queue within its bound and counts drops",
           "[channel][slow]")
 {
-    std::atomic<int> subscribed{0};
     sse::server_options o;
     o.max_queue_bytes = 32 * 1024;
     o.overflow = sse::overflow_policy::drop_oldest;
@@ -342,7 +356,6 @@ TEST_CASE("channel: drop_oldest keeps a slow client's queue within its bound and
     f.srv.on_stream("/events", [&, ch](sse::stream_ptr s) mutable {
         ch.subscribe(s);
         slow_stream.set_value(s);
-        ++subscribed;
     });
     f.run();
     auto slow = client::get(f.port(), "/events"); // reads nothing until the end

@@ -131,7 +131,15 @@ TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
     REQUIRE(fut.wait_for(5s) == std::future_status::ready);
     CHECK(fut.get() == sse::error::stream_closed);
     s->close(); // idempotent
-    s->every(1ms, [] { FAIL("timer on a closed stream"); });
+    // A timer on a closed stream never starts: nothing fires within 50 intervals.
+    std::atomic<bool> fired{false};
+    s->every(1ms, [&] { fired = true; });
+    std::promise<void> waited;
+    asio::steady_timer t(f.io, 50ms);
+    t.async_wait([&](std::error_code) { waited.set_value(); });
+    REQUIRE(waited.get_future().wait_for(5s) == std::future_status::ready);
+    CHECK_FALSE(fired);
+    CHECK(f.srv.stats().handler_errors == 0);
 }
 
 TEST_CASE("stream: async_send completes after the write with callbacks and futures", "[stream]")
@@ -156,6 +164,44 @@ TEST_CASE("stream: async_send completes after the write with callbacks and futur
     CHECK(evs[0].data == "one");
     CHECK(evs[1].data == "two");
     CHECK(s->last_event_id() == "2");
+}
+
+TEST_CASE("stream: drop_oldest fails only the async_sends it drops, not the one being written", "[stream]")
+{
+    sse::server_options o;
+    o.overflow = sse::overflow_policy::drop_oldest;
+    o.max_queue_bytes = 16 * 1024;
+    std::promise<sse::stream_ptr> got;
+    test::server_fixture f(o);
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    auto s = got.get_future().get();
+
+    // 32 MiB, more than loopback socket buffers hold (a few MiB): its write stays in flight
+    // until the client reads it.
+    auto big = s->async_send(sse::event(std::string(32 << 20, 'b')).id("big"), asio::use_future(
+                                 [](std::error_code ec) { return ec; }));
+    c.read_until("data: bbbb"); // the big write has started
+    std::promise<std::error_code> small_done;
+    s->async_send(sse::event("dropped").id("small"), [&](std::error_code ec) { small_done.set_value(ec); });
+    for (int i = 0; i < 8; ++i) s->send(sse::event(std::string(4096, 'x')).id("filler")); // over the bound
+    s->send(sse::event("end").id("end"));
+    auto small_ec = small_done.get_future();
+    REQUIRE(small_ec.wait_for(5s) == std::future_status::ready);
+    CHECK(small_ec.get() == sse::error::queue_overflow);
+    CHECK(f.srv.stats().events_dropped > 0);
+
+    std::string last;
+    for (;;) { // the rest of the big event, then what survived the drops, ending with "end"
+        auto e = c.read_events(1, 30s)[0];
+        last = e.last_event_id;
+        if (e.data == "end") break;
+    }
+    CHECK(last == "end");
+    REQUIRE(big.wait_for(5s) == std::future_status::ready);
+    CHECK(big.get() == std::error_code()); // written, though later events were dropped
 }
 
 TEST_CASE("stream: heartbeat comments keep a quiet stream alive", "[stream]")

@@ -55,7 +55,7 @@ public:
     /// Refuses with `status` and its reason phrase as the body.
     bool deny(int status) const
     {
-        return deny(response(status, std::to_string(status) + " " + response::reason(status) + "\n"));
+        return deny(detail::error_response(status));
     }
 
 private:

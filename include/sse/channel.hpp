@@ -8,7 +8,6 @@
 #include <sse/stream.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -49,7 +48,7 @@ struct channel_options {
 /** @brief A channel's counters (see `channel::stats()`). */
 struct channel_stats {
     std::uint64_t published = 0;   ///< events published
-    std::uint64_t replayed = 0;    ///< events sent from history to reconnecting clients
+    std::uint64_t replayed = 0;    ///< events queued from history for reconnecting clients
     std::uint64_t missed = 0;      ///< reconnects whose `Last-Event-ID` was not in the history
     std::uint64_t subscribers = 0; ///< streams subscribed now
     std::uint64_t history_events = 0, history_bytes = 0; ///< what the history holds now
@@ -66,8 +65,9 @@ struct channel_stats {
 
     `channel` is a handle: copies refer to the same topic.
     @par Thread Safety
-    Every member function may be called from any thread. Filters run on the publishing thread
-    under the channel's lock: keep them short and do not call back into the channel.
+    Every member function may be called from any thread. Filters run under the channel's lock,
+    on the publishing thread (and, for replay, on the subscribing one): keep them short and do
+    not call back into the channel.
 */
 class channel {
 public:
@@ -135,17 +135,21 @@ private:
             const std::uint64_t seq = ++last_seq;
             if (options.assign_ids) e.id(std::to_string(seq));
             last_id = e.id() ? *e.id() : std::string();
-            auto bytes = detail::make_shared_buffer(to_string(e));
+            auto bytes = detail::serialized(e);
             const auto now = detail::history::clock::now();
             ++counts.published;
-            // Deliver first, then record: the history takes ownership of the filter.
-            std::size_t closed = 0;
-            for (const auto& s : subscribers) {
-                if (to && !to(*s)) continue;
-                if (!s->enqueue(bytes, e.id() ? &last_id : nullptr, stream::item::event, nullptr, options.overflow))
-                    ++closed;
+            // Deliver first, then record: the history takes ownership of the filter. A subscriber
+            // that refuses (closing) is forgotten here; it also leaves through on_close.
+            for (std::size_t i = 0; i < subscribers.size();) {
+                auto& s = subscribers[i];
+                if ((!to || to(*s)) &&
+                    !s->enqueue(bytes, e.id() ? &last_id : nullptr, stream::item::event, nullptr, options.overflow)) {
+                    s = std::move(subscribers.back());
+                    subscribers.pop_back();
+                } else {
+                    ++i;
+                }
             }
-            if (closed) prune_closed();
             past.add({seq, last_id, std::move(bytes), now, std::move(to)});
             return last_id;
         }
@@ -160,16 +164,19 @@ private:
             if (!from) {
                 ++counts.missed;
                 if (!options.missed_event.empty())
-                    s.enqueue(detail::make_shared_buffer(to_string(event(std::string(last)).type(options.missed_event))),
+                    s.enqueue(detail::serialized(event(std::string(last)).type(options.missed_event)),
                               nullptr, stream::item::replay);
                 if (options.on_missed == missed_policy::live_only) return;
                 from = 0;
             }
+            std::uint64_t replayed = 0;
             for (std::size_t i = *from; i < entries.size(); ++i) {
                 const auto& e = entries[i];
                 if (e.to && !e.to(s)) continue;
-                if (s.enqueue(e.bytes, e.id.empty() ? nullptr : &e.id, stream::item::replay)) ++counts.replayed;
+                replayed += s.enqueue(e.bytes, e.id.empty() ? nullptr : &e.id, stream::item::replay);
             }
+            counts.replayed += replayed;
+            detail::bump(s.reg_.state().stats.replayed_events, replayed);
         }
 
         void remove(const stream* s)
@@ -179,14 +186,6 @@ private:
             if (it == subscribers.end()) return;
             *it = std::move(subscribers.back());
             subscribers.pop_back();
-        }
-
-        // Under mu: forgets subscribers that closed (they also leave through on_close).
-        void prune_closed()
-        {
-            subscribers.erase(std::remove_if(subscribers.begin(), subscribers.end(),
-                                             [](const stream_ptr& p) { return !p->is_open(); }),
-                              subscribers.end());
         }
 
         const channel_options options;

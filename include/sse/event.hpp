@@ -2,6 +2,7 @@
 #ifndef ASIO_SSE_EVENT_HPP
 #define ASIO_SSE_EVENT_HPP
 
+#include <sse/detail/shared_buffer.hpp>
 #include <sse/detail/utf8.hpp>
 
 #include <chrono>
@@ -206,6 +207,11 @@ inline std::string to_string(const event& e)
     serialize(e, out);
     return out;
 }
+
+namespace detail {
+/// `e` serialized once into the immutable buffer that queues share.
+inline shared_buffer serialized(const event& e) { return make_shared_buffer(to_string(e)); }
+} // namespace detail
 
 } // namespace sse
 

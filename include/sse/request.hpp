@@ -26,6 +26,13 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept
     return true;
 }
 
+/// An HTTP token character (RFC 9110 `tchar`): what methods and header names are made of.
+inline bool is_tchar(char c) noexcept
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 inline int hex_value(char c) noexcept
 {
     if (c >= '0' && c <= '9') return c - '0';

@@ -50,11 +50,8 @@ public:
     static bool valid_header(std::string_view name, std::string_view value) noexcept
     {
         if (name.empty()) return false;
-        for (char c : name) {
-            const bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-            if (!tchar) return false;
-        }
+        for (char c : name)
+            if (!detail::is_tchar(c)) return false;
         for (char c : value) {
             const auto u = static_cast<unsigned char>(c);
             if ((u < 0x20 && c != '\t') || u == 0x7F) return false;
@@ -117,6 +114,15 @@ private:
     std::vector<std::pair<std::string, std::string>> headers_;
 };
 
+namespace detail {
+
+/// The server's own error answers: `status` with a one-line plain-text body ("404 Not Found").
+inline response error_response(int status)
+{
+    return response(status, std::to_string(status) + " " + response::reason(status) + "\n");
+}
+
+} // namespace detail
 } // namespace sse
 
 #endif

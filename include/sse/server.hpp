@@ -169,7 +169,7 @@ public:
     void stop() { stop_with({}); }
 
     /// As `stop()`, sending `final_event` to every open stream first.
-    void stop(const event& final_event) { stop_with(detail::make_shared_buffer(to_string(final_event))); }
+    void stop(const event& final_event) { stop_with(detail::serialized(final_event)); }
 
     /// The server's counters, now.
     sse::stats stats() const noexcept { return impl_->state->stats.snapshot(); }
@@ -293,9 +293,9 @@ private:
         {
             std::error_code ec;
             if (transport::plaintext) {
-                const std::string msg = "HTTP/1.1 " + std::to_string(status) + " " + response::reason(status) +
-                                        "\r\nRetry-After: " + std::to_string(state->options.retry_after.count()) +
-                                        "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                const std::string msg = response(status)
+                                            .header("Retry-After", std::to_string(state->options.retry_after.count()))
+                                            .serialize(false, false);
                 s.non_blocking(true, ec);
                 s.write_some(asio::buffer(msg), ec);
             }

@@ -21,7 +21,7 @@ struct stats {
     std::uint64_t events_dropped = 0;    ///< events dropped by `overflow_policy::drop_oldest`
     std::uint64_t slow_disconnects = 0;  ///< streams closed by `overflow_policy::disconnect`
     std::uint64_t write_timeouts = 0;    ///< streams closed because a write stalled
-    std::uint64_t replayed_events = 0;   ///< events sent from channel history on reconnect
+    std::uint64_t replayed_events = 0;   ///< events queued from channel history for reconnecting clients
     std::uint64_t handler_errors = 0;    ///< user callbacks that threw
     std::uint64_t tls_handshake_failures = 0; ///< TLS handshakes that failed or timed out (plain HTTP included)
     std::uint64_t authorization_denied = 0;   ///< stream requests an `authorize` hook denied

@@ -84,7 +84,7 @@ public:
     /** @brief Queues `e` for sending (fire and forget).
         @return false, and nothing is sent, if the stream is closed or closing, or the event met
         the overflow policy. */
-    bool send(const event& e) { return enqueue(serialize_event(e), e.id() ? &*e.id() : nullptr, item::event); }
+    bool send(const event& e) { return enqueue(detail::serialized(e), e.id() ? &*e.id() : nullptr, item::event); }
 
     /// Queues a comment (`: text`, one line per line of `text`); false if not queued.
     bool send_comment(std::string_view text)
@@ -106,7 +106,7 @@ public:
         return asio::async_initiate<CompletionToken, void(std::error_code)>(
             [self = shared_from_this()](auto handler, event ev) {
                 auto done = self->make_completion(std::move(handler));
-                self->enqueue(self->serialize_event(ev), ev.id() ? &*ev.id() : nullptr, item::event, std::move(done));
+                self->enqueue(detail::serialized(ev), ev.id() ? &*ev.id() : nullptr, item::event, std::move(done));
             },
             token, std::move(e));
     }
@@ -161,8 +161,9 @@ public:
         return last_id_;
     }
 
-    /// Bytes of events queued and not yet written, as counted against `max_queue_bytes` (the
-    /// response head and channel history replays are not counted: their size is bounded already).
+    /// Bytes of events, comments and heartbeats queued and not yet written, as counted against
+    /// `max_queue_bytes` (the response head and channel history replays are not counted: their
+    /// size is bounded already).
     std::size_t queued_bytes() const
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -201,7 +202,7 @@ protected:
                 heartbeats += it.kind == item::heartbeat;
                 if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
             }
-            if (!ec && !waiters_.empty()) take_waiters(inflight_.back().seq, ready);
+            if (!ec && !waiters_.empty()) take_waiters(0, inflight_.back().seq, ready); // all written
         }
         inflight_.clear();
         auto& st = reg_.state().stats;
@@ -246,13 +247,6 @@ private:
     };
 
     const server_options& options() const noexcept { return reg_.state().options; }
-
-    static detail::shared_buffer serialize_event(const event& e)
-    {
-        std::string bytes;
-        serialize(e, bytes);
-        return detail::make_shared_buffer(std::move(bytes));
-    }
 
     // Type-erases a completion handler: calling the result posts the handler to its associated
     // executor (default: the strand), which is kept busy (outstanding work) until then.
@@ -305,7 +299,6 @@ private:
             asio::post(strand_, [self = shared_from_this()] { self->finish(error::queue_overflow); });
             return false;
         }
-        if (kind == item::replay) detail::bump(reg_.state().stats.replayed_events);
         if (post_flush) asio::post(strand_, [self = shared_from_this()] { self->do_flush(); });
         return true;
     }
@@ -316,6 +309,7 @@ private:
     {
         const std::size_t max = options().max_queue_bytes;
         std::size_t freed = 0, dropped_events = 0;
+        const std::uint64_t first_pending = pending_.empty() ? 0 : pending_.front().seq;
         std::uint64_t last_dropped = 0;
         std::vector<queued> kept;
         kept.reserve(pending_.size());
@@ -332,16 +326,20 @@ private:
         pending_.swap(kept);
         queued_bytes_ -= freed;
         detail::bump(reg_.state().stats.events_dropped, dropped_events);
-        take_waiters(last_dropped, dropped); // only events sent with async_send have waiters
+        // Only events sent with async_send have waiters. Those of the items being written
+        // (seq < first_pending) stay: their bytes are on their way.
+        take_waiters(first_pending, last_dropped, dropped);
     }
 
-    // Under mu_: moves the waiters whose bytes are all written (seq <= upto) into `out`.
-    void take_waiters(std::uint64_t upto, std::vector<waiter>& out)
+    // Under mu_: moves the waiters of the items from..upto (by seq) into `out`.
+    void take_waiters(std::uint64_t from, std::uint64_t upto, std::vector<waiter>& out)
     {
-        auto end = waiters_.begin();
+        auto begin = waiters_.begin();
+        while (begin != waiters_.end() && begin->seq < from) ++begin;
+        auto end = begin;
         while (end != waiters_.end() && end->seq <= upto) ++end;
-        std::move(waiters_.begin(), end, std::back_inserter(out));
-        waiters_.erase(waiters_.begin(), end);
+        std::move(begin, end, std::back_inserter(out));
+        waiters_.erase(begin, end);
     }
 
     // On the strand: writes everything pending in one gather write; once closing and drained, ends.
@@ -506,11 +504,11 @@ private:
             close_requested_ = false;
             rejection = std::move(rejection_);
             if (!rejection) {
-                if (request_.method() == "HEAD") pending_.clear(); // the head only: no events
+                if (request_.method() == "HEAD") { // the head only: no events
+                    pending_.clear();
+                    queued_bytes_ = 0;
+                }
                 pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
-                queued_bytes_ = 0;
-                for (const auto& it : pending_)
-                    if (counted(it.kind)) queued_bytes_ += it.bytes->size();
                 state_ = state::open;
                 last_write_ = clock::now();
                 opened_ = true;
@@ -638,7 +636,6 @@ struct stream_access {
                                                        std::move(state), std::move(slot));
     }
     static void open(stream& s, std::string head) { s.open(std::move(head)); }
-    static bool opened(const stream& s) { return s.opened_; }
 };
 
 } // namespace detail

@@ -353,6 +353,7 @@ write_reports() {
         print row
       }
     }' "$RESULTS_DIR/medians.tsv" >"$RESULTS_DIR/fanout.dat"
+  rm -f "$RESULTS_DIR/fanout.svg" # an older run's chart must not outlive its data
   if command -v gnuplot >/dev/null && [[ $(wc -l <"$RESULTS_DIR/fanout.dat") -gt 1 ]]; then
     gnuplot -e "datafile='$RESULTS_DIR/fanout.dat'; outfile='$RESULTS_DIR/fanout.svg'" \
       "$BENCH_DIR/plot.gp" 2>"$LOG_DIR/gnuplot.log" || log "gnuplot failed (see $LOG_DIR/gnuplot.log)"
@@ -403,7 +404,7 @@ publish() {
   rm -f "$dest/fanout.svg" # a run without fan-out points has no chart
   if [[ -f $RESULTS_DIR/fanout.svg ]]; then cp "$RESULTS_DIR/fanout.svg" "$dest/"; fi
   for f in "$LOG_DIR"/asio-sse-*.server.log; do
-    [[ -f $f ]] && echo "$(basename "$f" .server.log): $(grep published "$f")"
+    if [[ -f $f ]]; then echo "$(basename "$f" .server.log): $(grep published "$f")"; fi
   done >"$dest/asio-sse-counters.txt"
   awk -v table="$RESULTS_DIR/summary.md" '
     /<!-- bench-summary:end -->/ { skip = 0 }

@@ -180,10 +180,11 @@ try {
     origin.start();
 
     asio::steady_timer publisher(io);
+    bool stopped = false; // checked too: a wait that already expired completes with success after cancel()
     std::function<void()> publish_soon = [&] {
         publisher.expires_after(cfg.publish_every);
         publisher.async_wait([&](std::error_code ec) {
-            if (ec) return;
+            if (ec || stopped) return;
             channel.publish(sse::event("tick").retry(cfg.retry));
             publish_soon();
         });
@@ -192,6 +193,7 @@ try {
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code, int) {
+        stopped = true;
         publisher.cancel();
         srv.stop();
         origin.stop();

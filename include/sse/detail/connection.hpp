@@ -259,7 +259,7 @@ private:
         } catch (...) {
             bump(reg_.state().stats.handler_errors);
             try {
-                s->reject(response(500, "500 Internal Server Error\n"));
+                s->reject(error_response(500));
             } catch (const std::logic_error&) {
             }
         }
@@ -294,7 +294,7 @@ private:
 
     void reply_error(int status)
     {
-        response r(status, std::to_string(status) + " " + response::reason(status) + "\n");
+        response r = error_response(status);
         if (status == 503) r.header("Retry-After", std::to_string(options().retry_after.count()));
         reply_error(r);
     }

@@ -3,6 +3,7 @@
 #define ASIO_SSE_DETAIL_HTTP_PARSER_HPP
 
 #include <sse/request.hpp>
+#include <sse/response.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -126,16 +127,12 @@ public:
             const auto colon = line.find(':');
             if (colon == std::string_view::npos || colon == 0) return fail_status(400);
             const std::string_view name = line.substr(0, colon);
-            for (char c : name)
-                if (!is_tchar(c)) return fail_status(400); // also rejects obs-fold and "name :"
             std::size_t vb = colon + 1, ve = line.size();
             while (vb < ve && (line[vb] == ' ' || line[vb] == '\t')) ++vb;
             while (ve > vb && (line[ve - 1] == ' ' || line[ve - 1] == '\t')) --ve;
             const std::string_view value = line.substr(vb, ve - vb);
-            for (char c : value) {
-                const auto u = static_cast<unsigned char>(c);
-                if ((u < 0x20 && c != '\t') || u == 0x7F) return fail_status(400);
-            }
+            // a token name (this also rejects obs-fold and "name :"), a value without controls
+            if (!response::valid_header(name, value)) return fail_status(400);
             out.headers_.emplace_back(span_of(start, 0, name.size()), span_of(start, vb, value.size()));
 
             if (iequals(name, "content-length")) {
@@ -176,11 +173,6 @@ public:
 
 private:
     static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-    static bool is_tchar(char c) noexcept
-    {
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-        return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    }
     static request::span span_of(std::size_t base, std::size_t off, std::size_t len) noexcept
     {
         return {static_cast<std::uint32_t>(base + off), static_cast<std::uint32_t>(len)};
