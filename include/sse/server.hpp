@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace sse {
 
@@ -187,19 +188,22 @@ private:
     struct impl : std::enable_shared_from_this<impl> {
         impl(executor_type e, typename transport::context c, const server_options& o)
             : ex(std::move(e)), acceptor_strand(asio::make_strand(ex)), acceptor(acceptor_strand),
-              backoff(acceptor_strand), sweeper(acceptor_strand), state(std::make_shared<detail::server_state>(o)),
+              backoff(acceptor_strand), sweeper(acceptor_strand), state(std::make_shared<detail::server_state>(o, ex)),
               routes(std::make_shared<detail::router>()), ctx(std::move(c))
         {
         }
 
+        // Called on the acceptor's strand.
+        const asio::strand<asio::any_io_executor>& next_strand()
+        {
+            return state->strands[next_strand_index++ % state->strands.size()];
+        }
+
         void do_accept()
         {
-            auto strand = asio::make_strand(ex);
-            acceptor.async_accept(ex, // the socket runs on the plain executor; its handlers on `strand`
-                                  [self = this->shared_from_this(), strand](std::error_code ec,
-                                                                            asio::ip::tcp::socket s) mutable {
-                                      self->on_accept(ec, std::move(s), std::move(strand));
-                                  });
+            acceptor.async_accept(ex, // the socket runs on the plain executor; its handlers on a strand
+                                  [self = this->shared_from_this(), strand = &next_strand()](
+                                      std::error_code ec, asio::ip::tcp::socket s) { self->on_accept(ec, std::move(s), *strand); });
         }
 
         // Every session's housekeeping (heartbeats, stalled writes, close deadlines) on one timer;
@@ -225,7 +229,7 @@ private:
             return std::clamp<std::chrono::milliseconds>(p, std::chrono::milliseconds(5), std::chrono::seconds(1));
         }
 
-        void on_accept(std::error_code ec, asio::ip::tcp::socket s, asio::strand<asio::any_io_executor> strand)
+        void on_accept(std::error_code ec, asio::ip::tcp::socket s, const asio::strand<asio::any_io_executor>& strand)
         {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
             if (ec) {
@@ -236,7 +240,7 @@ private:
                 });
                 return;
             }
-            admit(std::move(s), std::move(strand));
+            admit(std::move(s), strand);
             accept_backlog();
             do_accept();
         }
@@ -250,11 +254,11 @@ private:
             for (int i = 0; i < 64 && !ec; ++i) {
                 asio::ip::tcp::socket s(ex);
                 acceptor.accept(s, ec); // would_block ends the batch
-                if (!ec) admit(std::move(s), asio::make_strand(ex));
+                if (!ec) admit(std::move(s), next_strand());
             }
         }
 
-        void admit(asio::ip::tcp::socket s, asio::strand<asio::any_io_executor> strand)
+        void admit(asio::ip::tcp::socket s, const asio::strand<asio::any_io_executor>& strand)
         {
             auto& st = *state;
             detail::bump(st.stats.connections_total);
@@ -282,8 +286,8 @@ private:
             }
             st.tell(lifecycle_event::kind::accepted, remote.address());
             s.set_option(asio::ip::tcp::no_delay(true), ec);
-            auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), std::move(strand),
-                                                                  state, routes, detail::connection_slot(state, client),
+            auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), strand,
+                                                                  state, routes, detail::connection_slot(*state, client),
                                                                   remote.address());
             c->start();
         }
@@ -304,6 +308,7 @@ private:
 
         executor_type ex;
         asio::strand<asio::any_io_executor> acceptor_strand;
+        std::size_t next_strand_index = 0;
         asio::ip::tcp::acceptor acceptor;
         asio::steady_timer backoff, sweeper;
         std::shared_ptr<detail::server_state> state;

@@ -3,6 +3,7 @@
 #define ASIO_SSE_STREAM_HPP
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/exact_allocator.hpp>
 #include <sse/detail/server_state.hpp>
 #include <sse/detail/shared_buffer.hpp>
 #include <sse/detail/transport.hpp>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -46,15 +48,16 @@ struct stream_access;
     `Cache-Control: no-cache`, `Connection: keep-alive`, `X-Accel-Buffering: no`), then whatever
     was sent, in order.
 
-    Events are serialized once and queued; everything queued goes out in one gather write. The
+    Events are serialized once and queued; everything queued goes out in gather writes. The
     queue is bounded (`server_options::max_queue_bytes`); a client that does not keep up meets
-    the overflow policy. A pending read notices a client that goes away even while nothing is
-    sent: the stream then cancels its timers, runs its `on_close` callbacks once, leaves its
-    channels and is freed when the last reference goes.
+    the overflow policy. A pending wait (a read, over TLS) notices a client that goes away even
+    while nothing is sent: the stream then cancels its timers, runs its `on_close` callbacks
+    once, leaves its channels and is freed when the last reference goes.
 
     @par Thread Safety
     Every member function may be called from any thread. Timer and close callbacks run on the
-    stream's strand (`get_executor()`), one at a time.
+    stream's strand (`get_executor()`), one at a time. The server shares a fixed set of strands
+    among its streams: a callback that blocks holds up the other streams on its strand too.
 */
 class stream : public detail::session, public std::enable_shared_from_this<stream> {
 public:
@@ -65,7 +68,7 @@ public:
     stream& operator=(const stream&) = delete;
     ~stream() override = default;
 
-    /// The strand every callback of this stream runs on.
+    /// The strand every callback of this stream runs on (shared with some other streams).
     executor_type get_executor() const noexcept { return strand_; }
 
     /// The request that opened the stream.
@@ -176,61 +179,17 @@ public:
     const std::any& user() const noexcept { return user_; }
 
 protected:
-    stream(executor_type strand, sse::request req, std::shared_ptr<detail::server_state> state,
+    stream(const executor_type& strand, sse::request req, std::shared_ptr<detail::server_state> state,
            detail::connection_slot slot)
-        : reg_(std::move(state)), slot_(std::move(slot)), strand_(std::move(strand)), request_(std::move(req))
+        : reg_(std::move(state)), slot_(std::move(slot)), strand_(strand), request_(std::move(req))
     {
-    }
-
-    /// Starts one write of `buffers` (the derived class owns the socket); calls `on_write`.
-    virtual void start_write(const std::vector<asio::const_buffer>& buffers) = 0;
-    /// Starts a read that watches the socket; calls `on_read` when it completes.
-    virtual void start_read() = 0;
-    /// Closes the socket.
-    virtual void close_transport() noexcept = 0;
-
-    void on_write(std::error_code ec, std::size_t bytes)
-    {
-        std::vector<waiter> ready;
-        std::size_t events = 0, heartbeats = 0;
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            writing_ = false;
-            last_write_ = clock::now();
-            for (auto& it : inflight_) {
-                events += it.kind == item::event || it.kind == item::replay;
-                heartbeats += it.kind == item::heartbeat;
-                if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
-            }
-            if (!ec && !waiters_.empty()) take_waiters(0, inflight_.back().seq, ready); // all written
-        }
-        inflight_.clear();
-        auto& st = reg_.state().stats;
-        detail::bump(st.bytes_sent, bytes);
-        if (!ec) {
-            detail::bump(st.events_sent, events);
-            detail::bump(st.heartbeats_sent, heartbeats);
-        }
-        for (auto& w : ready) w.done({});
-        if (ec)
-            finish(ec);
-        else
-            do_flush();
-    }
-
-    void on_read(std::error_code ec)
-    {
-        if (ec)
-            finish(ec); // the client went away (eof, reset) or the socket was closed
-        else
-            start_read(); // a client may send bytes; they mean nothing on a stream
     }
 
 private:
     friend struct detail::stream_access;
     friend class channel;
 
-    enum class state { handshake, open, closing, closed };
+    enum class state : unsigned char { handshake, open, closing, closed };
     enum class item : unsigned char { control, event, replay, comment, heartbeat };
 
     // Whether an item counts against the queue bound.
@@ -245,6 +204,89 @@ private:
         std::uint64_t seq;
         std::function<void(std::error_code)> done;
     };
+
+protected:
+    /// The in-flight items from a position on, as an Asio buffer sequence (no vector of buffers:
+    /// a socket gathers up to 64 per system call, TLS copies up to a record's worth).
+    class write_buffers {
+    public:
+        class const_iterator {
+        public:
+            using iterator_category = std::forward_iterator_tag;
+            using value_type = asio::const_buffer;
+            using difference_type = std::ptrdiff_t;
+            using pointer = const asio::const_buffer*;
+            using reference = asio::const_buffer;
+
+            const_iterator() = default;
+            const_iterator(const queued* item, std::size_t offset) noexcept : item_(item), offset_(offset) {}
+
+            asio::const_buffer operator*() const noexcept { return asio::buffer(*item_->bytes) + offset_; }
+            const_iterator& operator++() noexcept
+            {
+                ++item_;
+                offset_ = 0;
+                return *this;
+            }
+            const_iterator operator++(int) noexcept
+            {
+                auto before = *this;
+                ++*this;
+                return before;
+            }
+            friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept { return a.item_ == b.item_; }
+            friend bool operator!=(const const_iterator& a, const const_iterator& b) noexcept { return a.item_ != b.item_; }
+
+        private:
+            const queued* item_ = nullptr;
+            std::size_t offset_ = 0; // into the first item
+        };
+
+        write_buffers(const std::vector<queued>& items, std::size_t pos, std::size_t offset) noexcept
+            : begin_(items.data() + pos, offset), end_(items.data() + items.size(), 0)
+        {
+        }
+        const_iterator begin() const noexcept { return begin_; }
+        const_iterator end() const noexcept { return end_; }
+
+    private:
+        const_iterator begin_, end_;
+    };
+
+    /// Starts one `async_write_some` of `buffers` (the derived class owns the socket); calls `on_write`.
+    virtual void start_write(const write_buffers& buffers) = 0;
+    /// Starts a read that watches the socket; calls `on_read` when it completes.
+    virtual void start_read() = 0;
+    /// Closes the socket.
+    virtual void close_transport() noexcept = 0;
+
+    // On the strand: `bytes` of the in-flight items were written; writes the rest, if any.
+    void on_write(std::error_code ec, std::size_t bytes)
+    {
+        detail::bump(reg_.state().stats.bytes_sent, bytes);
+        if (!ec) {
+            for (; bytes != 0; ++write_pos_, write_offset_ = 0) {
+                const std::size_t left = inflight_[write_pos_].bytes->size() - write_offset_;
+                if (bytes < left) {
+                    write_offset_ += bytes;
+                    break;
+                }
+                bytes -= left;
+            }
+            if (write_pos_ < inflight_.size()) return start_write(write_buffers(inflight_, write_pos_, write_offset_));
+        }
+        written(ec);
+    }
+
+    void on_read(std::error_code ec)
+    {
+        if (ec)
+            finish(ec); // the client went away (eof, reset) or the socket was closed
+        else
+            start_read(); // a client may send bytes; they mean nothing on a stream
+    }
+
+private:
 
     const server_options& options() const noexcept { return reg_.state().options; }
 
@@ -342,7 +384,37 @@ private:
         waiters_.erase(begin, end);
     }
 
-    // On the strand: writes everything pending in one gather write; once closing and drained, ends.
+    // On the strand: the in-flight items are written (or the write failed).
+    void written(std::error_code ec)
+    {
+        std::vector<waiter> ready;
+        std::size_t events = 0, heartbeats = 0;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            writing_ = false;
+            last_write_ = clock::now();
+            for (auto& it : inflight_) {
+                events += it.kind == item::event || it.kind == item::replay;
+                heartbeats += it.kind == item::heartbeat;
+                if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
+            }
+            if (!ec && !waiters_.empty()) take_waiters(0, inflight_.back().seq, ready); // all written
+        }
+        inflight_.clear();
+        if (!ec) {
+            auto& st = reg_.state().stats;
+            detail::bump(st.events_sent, events);
+            detail::bump(st.heartbeats_sent, heartbeats);
+        }
+        for (auto& w : ready) w.done({});
+        if (ec)
+            finish(ec);
+        else
+            do_flush();
+    }
+
+    // On the strand: writes everything pending (gather writes of up to 64 items per system call,
+    // as many as it takes); once closing and drained, ends.
     void do_flush()
     {
         enum { nothing, write, end } next = nothing;
@@ -361,9 +433,8 @@ private:
         }
         if (next == end) finish(close_reason_);
         if (next != write) return;
-        buffers_.clear();
-        for (const auto& it : inflight_) buffers_.emplace_back(asio::buffer(*it.bytes));
-        start_write(buffers_);
+        write_pos_ = write_offset_ = 0;
+        start_write(write_buffers(inflight_, 0, 0));
     }
 
     // On the strand: stop accepting sends; flush, then close (or close at once when `within` is 0).
@@ -399,7 +470,8 @@ private:
             pending_.clear();
         }
         if (reason) close_reason_ = reason;
-        for (auto& t : timers_) t.cancel();
+        if (timers_)
+            for (auto& t : *timers_) t.cancel();
         close_transport();
         slot_.release();
         for (auto& w : waiters) w.done(error::stream_closed);
@@ -427,8 +499,10 @@ private:
     {
         asio::dispatch(strand_, [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
             if (!self->is_open()) return;
-            self->timers_.emplace_back(self->strand_.get_inner_executor()); // handlers are bound to the strand
-            self->wait_timer(std::prev(self->timers_.end()), clock::now() + d, d, std::move(fn), repeat);
+            auto& timers = self->timers_;
+            if (!timers) timers = std::make_unique<std::list<asio::steady_timer>>();
+            timers->emplace_back(self->strand_.get_inner_executor()); // handlers are bound to the strand
+            self->wait_timer(std::prev(timers->end()), clock::now() + d, d, std::move(fn), repeat);
         });
     }
 
@@ -443,14 +517,14 @@ private:
         it->async_wait(asio::bind_executor(strand_, [self = shared_from_this(), it, due, d, fn = std::move(fn),
                                                      repeat](std::error_code ec) mutable {
             if (ec || !self->is_open()) {
-                self->timers_.erase(it);
+                self->timers_->erase(it);
                 return;
             }
             self->invoke(fn);
             if (repeat && self->is_open())
                 self->wait_timer(it, due + d, d, std::move(fn), repeat);
             else
-                self->timers_.erase(it);
+                self->timers_->erase(it);
         }));
     }
 
@@ -548,47 +622,56 @@ private:
 
     detail::registered reg_;
     detail::connection_slot slot_;
-    executor_type strand_;
+    const executor_type& strand_; // one of server_state::strands, shared with other streams
     sse::request request_;
     std::any user_;
 
     mutable std::mutex mu_; // guards the members up to the next comment
-    state state_ = state::handshake;
     std::vector<queued> pending_;
     std::size_t queued_bytes_ = 0; // counted items pending or in flight
     std::uint64_t seq_ = 0;
-    bool writing_ = false, flush_posted_ = false;
     std::vector<waiter> waiters_;
     std::vector<std::function<void(std::error_code)>> close_callbacks_;
     std::string last_id_;
     std::unique_ptr<response> rejection_;
-    bool close_requested_ = false; // close() before the stream answered
     clock::time_point last_write_{}, write_started_{}, close_deadline_{};
+    state state_ = state::handshake;
+    bool writing_ = false, flush_posted_ = false;
+    bool close_requested_ = false; // close() before the stream answered
 
-    // strand-owned
-    std::vector<queued> inflight_;
-    std::vector<asio::const_buffer> buffers_;
+    // strand-owned (the flags first: they share the padding above)
     bool opened_ = false;
     std::error_code close_reason_;
-    std::list<asio::steady_timer> timers_;
+    std::vector<queued> inflight_;
+    std::size_t write_pos_ = 0, write_offset_ = 0; // what of inflight_ is written: items, then bytes
+    std::unique_ptr<std::list<asio::steady_timer>> timers_; // made by the first every()/after()
 };
 
 namespace detail {
 
+/// Where a TLS stream's watch read puts what a client sends (nothing meaningful); plain TCP
+/// streams wait for readability instead and need no buffer.
+template <bool Plaintext>
+struct watch_buffer {
+    char read_buf_[16];
+};
+template <>
+struct watch_buffer<true> {};
+
 /// The stream on a concrete transport (`asio::ip::tcp::socket`, or an SSL stream over one).
 template <class Socket>
-class socket_stream final : public stream {
+class socket_stream final : public stream, private watch_buffer<transport<Socket>::plaintext> {
 public:
-    socket_stream(Socket socket, executor_type strand, sse::request req, std::shared_ptr<server_state> state,
+    socket_stream(Socket socket, const executor_type& strand, sse::request req, std::shared_ptr<server_state> state,
                   connection_slot slot)
-        : stream(std::move(strand), std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
+        : stream(strand, std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
     {
     }
 
 private:
-    void start_write(const std::vector<asio::const_buffer>& buffers) override
+    void start_write(const write_buffers& buffers) override
     {
-        asio::async_write(socket_, buffers,
+        socket_.async_write_some(buffers,
                           asio::bind_executor(get_executor(), [self = shared_from_this(), this](std::error_code ec,
                                                                                                 std::size_t n) {
                               on_write(ec, n);
@@ -598,21 +681,34 @@ private:
     void start_read() override
     {
         if constexpr (transport<Socket>::plaintext) {
-            // The watch read is pending for the stream's whole life and completes once, at the
-            // end: an unbound handler that dispatches to the strand keeps the pending operation
-            // small (a strand bound into it would be copied there for every idle stream).
-            socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this(), this](std::error_code ec,
-                                                                                               std::size_t) {
-                asio::dispatch(get_executor(), [self, this, ec] { on_read(ec); });
-            });
+            // The watch is pending for the stream's whole life and usually completes once, at the
+            // end: a wait (no buffer) with an unbound handler that dispatches to the strand, in a
+            // block of its own size, keeps it small (a strand bound into it would be copied there).
+            socket_.async_wait(asio::socket_base::wait_read,
+                               with_exact_allocation([self = shared_from_this(), this](std::error_code ec) {
+                                   asio::dispatch(get_executor(), [self, this, ec] { on_read(ec ? ec : drain()); });
+                               }));
         } else {
             // A TLS read may write (e.g. alerts): its steps must run on the strand like the writes.
-            socket_.async_read_some(asio::buffer(read_buf_),
-                                    asio::bind_executor(get_executor(), [self = shared_from_this(), this](
-                                                                            std::error_code ec, std::size_t) {
-                                        on_read(ec);
-                                    }));
+            socket_.async_read_some(asio::buffer(this->read_buf_),
+                                    asio::bind_allocator(exact_allocator<void>(),
+                                                         asio::bind_executor(get_executor(), [self = shared_from_this(),
+                                                                                              this](std::error_code ec,
+                                                                                                    std::size_t) {
+                                                             on_read(ec);
+                                                         })));
         }
+    }
+
+    // Plain TCP, on the strand: reads and discards what the client sent without blocking (a
+    // bounded amount per wakeup). Returns how the stream ended (eof, an error), or nothing.
+    std::error_code drain()
+    {
+        char discard[512];
+        std::error_code ec;
+        socket_.non_blocking(true, ec);
+        for (int i = 0; i < 16 && !ec; ++i) socket_.read_some(asio::buffer(discard), ec);
+        return ec == asio::error::would_block ? std::error_code() : ec;
     }
 
     void close_transport() noexcept override
@@ -623,16 +719,15 @@ private:
     }
 
     Socket socket_;
-    char read_buf_[16]; // a client sends nothing meaningful on a stream
 };
 
 /// What the server (and only the server) does to a stream.
 struct stream_access {
     template <class Socket>
-    static std::shared_ptr<stream> make(Socket socket, stream::executor_type strand, sse::request req,
+    static std::shared_ptr<stream> make(Socket socket, const stream::executor_type& strand, sse::request req,
                                         std::shared_ptr<server_state> state, connection_slot slot)
     {
-        return std::make_shared<socket_stream<Socket>>(std::move(socket), std::move(strand), std::move(req),
+        return std::make_shared<socket_stream<Socket>>(std::move(socket), strand, std::move(req),
                                                        std::move(state), std::move(slot));
     }
     static void open(stream& s, std::string head) { s.open(std::move(head)); }

@@ -17,6 +17,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
+#include <asio/bind_allocator.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/buffer.hpp>
 #include <asio/dispatch.hpp>

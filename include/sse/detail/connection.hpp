@@ -48,9 +48,9 @@ class connection final : public session, public std::enable_shared_from_this<con
 public:
     using strand_type = asio::strand<asio::any_io_executor>;
 
-    connection(Socket socket, strand_type strand, std::shared_ptr<server_state> state,
+    connection(Socket socket, const strand_type& strand, std::shared_ptr<server_state> state,
                std::shared_ptr<const router> routes, connection_slot slot, asio::ip::address remote)
-        : reg_(std::move(state)), socket_(std::move(socket)), strand_(std::move(strand)),
+        : reg_(std::move(state)), socket_(std::move(socket)), strand_(strand),
           timer_(strand_.get_inner_executor()),
           routes_(std::move(routes)), slot_(std::move(slot)), remote_(std::move(remote)),
           parser_(reg_.state().options.max_head_bytes, reg_.state().options.max_headers)
@@ -247,12 +247,10 @@ private:
     void become_stream(std::any user)
     {
         timer_.cancel();
-        auto counter = route_->streams;
-        counter->fetch_add(1);
+        slot_.count_in(route_->streams);
         auto s = stream_access::make<Socket>(std::move(socket_), strand_, std::move(req_), reg_.state_ptr(),
                                              std::move(slot_));
         s->user() = std::move(user);
-        s->on_close([counter](std::error_code) { counter->fetch_sub(1); });
         const auto grant = grant_for(*route_, s->request());
         try {
             route_->on_stream(s);
@@ -365,7 +363,7 @@ private:
 
     registered reg_;
     Socket socket_;
-    strand_type strand_;
+    const strand_type& strand_; // one of server_state::strands
     asio::steady_timer timer_;
     std::shared_ptr<const router> routes_;
     connection_slot slot_;

@@ -155,6 +155,7 @@ public:
         if (have_te && have_length) return fail_status(400); // request smuggling vector
         if (have_te) return fail_status(501);
         if (out.version_minor_ == 1 && !have_host) return fail_status(400);
+        out.headers_.shrink_to_fit(); // a stream keeps its request for its whole life
         return 0;
     }
 

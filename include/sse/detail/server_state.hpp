@@ -2,6 +2,7 @@
 #ifndef ASIO_SSE_DETAIL_SERVER_STATE_HPP
 #define ASIO_SSE_DETAIL_SERVER_STATE_HPP
 
+#include <sse/detail/asio.hpp>
 #include <sse/detail/client_limits.hpp>
 #include <sse/detail/shared_buffer.hpp>
 #include <sse/options.hpp>
@@ -31,12 +32,18 @@ public:
 
 /// What a server shares with its connections and streams; outlives all of them.
 struct server_state {
-    explicit server_state(server_options o)
-        : options(o), clients(o.max_connections_per_client, o.connection_rate_per_client, o.connection_burst_per_client)
+    server_state(server_options o, const asio::any_io_executor& ex)
+        : options(o), strands(make_strands(ex)),
+          clients(o.max_connections_per_client, o.connection_rate_per_client, o.connection_burst_per_client)
     {
     }
 
     const server_options options;
+
+    /// The strands that connections and streams share, handed out in turn (as Asio's
+    /// io_context::strand shares a fixed set): a strand of its own would cost every idle stream
+    /// about 100 bytes. A stream refers to its strand here.
+    const std::vector<asio::strand<asio::any_io_executor>> strands;
 
     /// Tells the lifecycle hook, if any; never throws.
     void tell(lifecycle_event::kind what, const asio::ip::address& remote, std::string_view path = {}, int status = 0,
@@ -81,46 +88,66 @@ struct server_state {
     }
 
 private:
+    static std::vector<asio::strand<asio::any_io_executor>> make_strands(const asio::any_io_executor& ex)
+    {
+        std::vector<asio::strand<asio::any_io_executor>> v;
+        for (int i = 0; i < 64; ++i) v.push_back(asio::make_strand(ex));
+        return v;
+    }
+
     std::mutex mu_;
     std::list<std::weak_ptr<session>> sessions_;
 };
 
 /// One accepted TCP connection counted in `connections_open` (and, with `client`, admitted by
 /// `server_state::clients`), from accept until its socket closes (the stream that takes the
-/// socket over takes the slot too).
+/// socket over takes the slot too, and counts itself in its route's open streams with it).
+/// Its holder keeps the server state alive (`registered`).
 class connection_slot {
 public:
     connection_slot() = default;
-    connection_slot(std::shared_ptr<server_state> state, std::optional<client_limits::key> client)
-        : state_(std::move(state)), client_(client)
+    connection_slot(server_state& state, std::optional<client_limits::key> client) : state_(&state), client_(client)
     {
         bump(state_->stats.connections_open);
     }
     connection_slot(connection_slot&& other) noexcept
-        : state_(std::move(other.state_)), client_(std::exchange(other.client_, std::nullopt))
+        : state_(std::exchange(other.state_, nullptr)), client_(std::exchange(other.client_, std::nullopt)),
+          route_streams_(std::move(other.route_streams_))
     {
     }
     connection_slot& operator=(connection_slot&& other) noexcept
     {
         release();
-        state_ = std::move(other.state_);
+        state_ = std::exchange(other.state_, nullptr);
         client_ = std::exchange(other.client_, std::nullopt);
+        route_streams_ = std::move(other.route_streams_);
         return *this;
     }
     ~connection_slot() { release(); }
+
+    /// Counts the connection in `streams` (a route's open streams) too, until release.
+    void count_in(std::shared_ptr<std::atomic<std::size_t>> streams) noexcept
+    {
+        streams->fetch_add(1, std::memory_order_relaxed);
+        route_streams_ = std::move(streams);
+    }
+
     void release() noexcept
     {
         if (state_) {
             state_->stats.connections_open.fetch_sub(1, std::memory_order_relaxed);
             if (client_) state_->clients.release(*client_);
         }
-        state_.reset();
+        if (route_streams_) route_streams_->fetch_sub(1, std::memory_order_relaxed);
+        state_ = nullptr;
         client_.reset();
+        route_streams_.reset();
     }
 
 private:
-    std::shared_ptr<server_state> state_;
+    server_state* state_ = nullptr;
     std::optional<client_limits::key> client_;
+    std::shared_ptr<std::atomic<std::size_t>> route_streams_;
 };
 
 /// Registers a session for its lifetime (remove on destruction).
