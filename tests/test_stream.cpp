@@ -256,6 +256,40 @@ TEST_CASE("stream: many clients on a 2-thread io_context each get their whole st
     CHECK(f.srv.stats().events_sent == 200 * 20);
 }
 
+TEST_CASE("stream: its timers may run, throw and close it while the server still answers it (4 threads)",
+          "[stream]")
+{
+    // The route handler runs on the connection's strand; the stream's timers run on the stream's
+    // strand, on another thread. Here a timer throws (which closes the stream) before the handler
+    // returns, so the close races the server's answer. Under TSan this checks that the answer's
+    // first write and the close never touch the socket at once.
+    constexpr int n = 40;
+    std::atomic<int> closes{0};
+    test::signal all_closed;
+    test::server_fixture f;
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        auto fired = std::make_shared<test::signal>();
+        s->after(0ms, [fired] {
+            fired->set();
+            throw std::runtime_error("early");
+        });
+        s->on_close([&](std::error_code) {
+            if (++closes == n) all_closed.set();
+        });
+        s->send(sse::event("queued by the handler"));
+        fired->wait(2s); // the timer ran on the stream's strand, on another thread
+    });
+    f.run(4);
+    for (int i = 0; i < n; ++i) {
+        auto c = client::get(f.port(), "/events");
+        const auto bytes = c.read_to_close();
+        // closed before the head went out (nothing), or after it
+        CHECK((bytes.empty() || bytes.rfind("HTTP/1.1 200 OK\r\n", 0) == 0));
+    }
+    REQUIRE(all_closed.wait());
+    CHECK(f.srv.stats().handler_errors == n);
+}
+
 TEST_CASE("stream: stop() sends the final event and closes every stream so run() returns", "[stream]")
 {
     test::signal opened;

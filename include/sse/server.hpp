@@ -100,7 +100,8 @@ public:
     /** @brief Serves `path` (exact match, query ignored) as an event stream: `handler` gets
         each new stream. GET and HEAD only (others get 405); a request with a body gets 400.
         If `path` also has a plain route, requests whose `Accept` lists `text/event-stream` come
-        here and the others go to the plain route.
+        here and the others go to the plain route. `handler` runs on one of the server's threads,
+        not on the stream's strand (every stream member function is safe from any thread).
         @throws std::logic_error after `start()`. */
     void on_stream(std::string path, stream_handler handler, route_options options = {})
     {
@@ -193,17 +194,11 @@ private:
         {
         }
 
-        // Called on the acceptor's strand.
-        const asio::strand<asio::any_io_executor>& next_strand()
-        {
-            return state->strands[next_strand_index++ % state->strands.size()];
-        }
-
         void do_accept()
         {
-            acceptor.async_accept(ex, // the socket runs on the plain executor; its handlers on a strand
-                                  [self = this->shared_from_this(), strand = &next_strand()](
-                                      std::error_code ec, asio::ip::tcp::socket s) { self->on_accept(ec, std::move(s), *strand); });
+            acceptor.async_accept(ex, [self = this->shared_from_this()](std::error_code ec, asio::ip::tcp::socket s) {
+                self->on_accept(ec, std::move(s));
+            });
         }
 
         // Every session's housekeeping (heartbeats, stalled writes, close deadlines) on one timer;
@@ -229,7 +224,7 @@ private:
             return std::clamp<std::chrono::milliseconds>(p, std::chrono::milliseconds(5), std::chrono::seconds(1));
         }
 
-        void on_accept(std::error_code ec, asio::ip::tcp::socket s, const asio::strand<asio::any_io_executor>& strand)
+        void on_accept(std::error_code ec, asio::ip::tcp::socket s)
         {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
             if (ec) {
@@ -240,7 +235,7 @@ private:
                 });
                 return;
             }
-            admit(std::move(s), strand);
+            admit(std::move(s));
             accept_backlog();
             do_accept();
         }
@@ -254,11 +249,11 @@ private:
             for (int i = 0; i < 64 && !ec; ++i) {
                 asio::ip::tcp::socket s(ex);
                 acceptor.accept(s, ec); // would_block ends the batch
-                if (!ec) admit(std::move(s), next_strand());
+                if (!ec) admit(std::move(s));
             }
         }
 
-        void admit(asio::ip::tcp::socket s, const asio::strand<asio::any_io_executor>& strand)
+        void admit(asio::ip::tcp::socket s)
         {
             auto& st = *state;
             detail::bump(st.stats.connections_total);
@@ -286,7 +281,7 @@ private:
             }
             st.tell(lifecycle_event::kind::accepted, remote.address());
             s.set_option(asio::ip::tcp::no_delay(true), ec);
-            auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), strand,
+            auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), asio::make_strand(ex),
                                                                   state, routes, detail::connection_slot(*state, client),
                                                                   remote.address());
             c->start();
@@ -308,7 +303,6 @@ private:
 
         executor_type ex;
         asio::strand<asio::any_io_executor> acceptor_strand;
-        std::size_t next_strand_index = 0;
         asio::ip::tcp::acceptor acceptor;
         asio::steady_timer backoff, sweeper;
         std::shared_ptr<detail::server_state> state;

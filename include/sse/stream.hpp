@@ -407,10 +407,12 @@ private:
             detail::bump(st.heartbeats_sent, heartbeats);
         }
         for (auto& w : ready) w.done({});
-        if (ec)
-            finish(ec);
-        else
-            do_flush();
+        if (ec) return finish(ec);
+        if (!watching_) { // the answer is out: from now on the socket is the strand's
+            watching_ = true;
+            start_read();
+        }
+        do_flush();
     }
 
     // On the strand: writes everything pending (gather writes of up to 64 items per system call,
@@ -459,23 +461,25 @@ private:
     {
         std::vector<std::function<void(std::error_code)>> callbacks;
         std::vector<waiter> waiters;
+        bool opened = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ == state::closed) return;
             state_ = state::closed;
+            opened = opened_;
             callbacks.swap(close_callbacks_);
             waiters.swap(waiters_);
             for (const auto& it : pending_) // in-flight bytes leave in on_write
                 if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
             pending_.clear();
         }
+        close_transport();
         if (reason) close_reason_ = reason;
         if (timers_)
             for (auto& t : *timers_) t.cancel();
-        close_transport();
         slot_.release();
         for (auto& w : waiters) w.done(error::stream_closed);
-        if (opened_) {
+        if (opened) {
             reg_.state().stats.streams_open.fetch_sub(1, std::memory_order_relaxed);
             reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0,
                               close_reason_);
@@ -556,68 +560,69 @@ private:
         }
     }
 
+    bool was_opened() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return opened_;
+    }
+
     // detail::session: the server is stopping.
     void shutdown() override
     {
         asio::dispatch(strand_, [self = shared_from_this()] {
             const auto& st = self->reg_.state();
-            if (st.final_event && self->opened_) self->enqueue(st.final_event, nullptr, item::event);
+            if (st.final_event && self->was_opened()) self->enqueue(st.final_event, nullptr, item::event);
             self->begin_close(error::shutting_down, st.options.shutdown_timeout);
         });
     }
 
-    // Called by the server once the route handler has returned: answer, then stream.
+    // Called by the server once the route handler has returned: answer (the head, or the
+    // handler's rejection), then stream. It runs on the connection's strand, not the stream's,
+    // where the handler's timers may already run (and close the stream): the first write starts
+    // under the lock, unless finish() has marked the stream closed under it (and so closes the
+    // socket only after), and nothing else touches the socket before that write completes on
+    // the stream's strand (which then starts the watch).
     void open(std::string head)
     {
+        reg_.enroll(weak_from_this());
+        const bool head_only = request_.method() == "HEAD";
         std::unique_ptr<response> rejection;
-        bool close_now = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ != state::handshake) return; // closed while the handler ran
-            close_now = close_requested_;
-            close_requested_ = false;
             rejection = std::move(rejection_);
-            if (!rejection) {
-                if (request_.method() == "HEAD") { // the head only: no events
-                    pending_.clear();
-                    queued_bytes_ = 0;
-                }
-                pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
-                state_ = state::open;
-                last_write_ = clock::now();
-                opened_ = true;
+            if (rejection || head_only) { // the answer only: no events
+                pending_.clear();
+                queued_bytes_ = 0;
             }
+            if (rejection)
+                pending_.push_back({detail::make_shared_buffer(rejection->serialize(head_only, false)), ++seq_,
+                                    item::control});
+            else
+                pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
+            opened_ = !rejection;
+            const auto now = clock::now();
+            if (rejection || head_only || close_requested_) { // answer, then close
+                state_ = state::closing;
+                close_deadline_ = now + options().write_timeout;
+            } else {
+                state_ = state::open;
+            }
+            close_requested_ = false;
+            last_write_ = write_started_ = now;
+            inflight_.swap(pending_);
+            writing_ = true;
         }
-        reg_.enroll(weak_from_this());
-        if (rejection) {
-            answer_and_close(*rejection);
-            return;
+        if (!rejection) {
+            auto& st = reg_.state().stats;
+            detail::bump(st.streams_total);
+            detail::bump(st.streams_open);
+            reg_.state().tell(lifecycle_event::kind::stream_opened, request_.remote_address(), request_.path(), 200);
         }
-        auto& st = reg_.state().stats;
-        detail::bump(st.streams_total);
-        detail::bump(st.streams_open);
-        reg_.state().tell(lifecycle_event::kind::stream_opened, request_.remote_address(), request_.path(), 200);
-        start_read();
-        if (request_.method() == "HEAD" || close_now) {
-            begin_close({}, options().write_timeout);
-            return;
-        }
-        do_flush();
-    }
-
-    // Writes a plain response instead of the stream, then closes.
-    void answer_and_close(const response& r)
-    {
-        const bool head_only = request_.method() == "HEAD";
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            pending_.clear();
-            queued_bytes_ = 0;
-            pending_.push_back({detail::make_shared_buffer(r.serialize(head_only, false)), ++seq_, item::control});
-            state_ = state::open; // lets the flush run; begin_close below moves on to closing
-        }
-        start_read();
-        begin_close({}, options().write_timeout);
+        std::lock_guard<std::mutex> lock(mu_);
+        if (state_ == state::closed) return; // finish() ran meanwhile: on_write never comes
+        write_pos_ = write_offset_ = 0;
+        start_write(write_buffers(inflight_, 0, 0));
     }
 
     detail::registered reg_;
@@ -638,9 +643,10 @@ private:
     state state_ = state::handshake;
     bool writing_ = false, flush_posted_ = false;
     bool close_requested_ = false; // close() before the stream answered
+    bool opened_ = false;          // answered with the stream's head (not a rejection)
 
-    // strand-owned (the flags first: they share the padding above)
-    bool opened_ = false;
+    // strand-owned (the flag first: it shares the padding above)
+    bool watching_ = false; // start_read() has been called
     std::error_code close_reason_;
     std::vector<queued> inflight_;
     std::size_t write_pos_ = 0, write_offset_ = 0; // what of inflight_ is written: items, then bytes

@@ -48,9 +48,9 @@ class connection final : public session, public std::enable_shared_from_this<con
 public:
     using strand_type = asio::strand<asio::any_io_executor>;
 
-    connection(Socket socket, const strand_type& strand, std::shared_ptr<server_state> state,
+    connection(Socket socket, strand_type strand, std::shared_ptr<server_state> state,
                std::shared_ptr<const router> routes, connection_slot slot, asio::ip::address remote)
-        : reg_(std::move(state)), socket_(std::move(socket)), strand_(strand),
+        : reg_(std::move(state)), socket_(std::move(socket)), strand_(std::move(strand)),
           timer_(strand_.get_inner_executor()),
           routes_(std::move(routes)), slot_(std::move(slot)), remote_(std::move(remote)),
           parser_(reg_.state().options.max_head_bytes, reg_.state().options.max_headers)
@@ -244,12 +244,16 @@ private:
         become_stream(std::move(user));
     }
 
+    // The socket and the request become a stream on one of the server's shared strands. This
+    // connection has a strand of its own, and the route's handler and the answer run here, at
+    // once: a hop onto a shared strand that busy streams keep scheduled would delay every new
+    // stream's head by a turn of the whole io_context (stream::open is safe off its strand).
     void become_stream(std::any user)
     {
         timer_.cancel();
         slot_.count_in(route_->streams);
-        auto s = stream_access::make<Socket>(std::move(socket_), strand_, std::move(req_), reg_.state_ptr(),
-                                             std::move(slot_));
+        auto s = stream_access::make<Socket>(std::move(socket_), reg_.state().next_strand(), std::move(req_),
+                                             reg_.state_ptr(), std::move(slot_));
         s->user() = std::move(user);
         const auto grant = grant_for(*route_, s->request());
         try {
@@ -363,7 +367,7 @@ private:
 
     registered reg_;
     Socket socket_;
-    const strand_type& strand_; // one of server_state::strands
+    strand_type strand_; // its own (see become_stream)
     asio::steady_timer timer_;
     std::shared_ptr<const router> routes_;
     connection_slot slot_;

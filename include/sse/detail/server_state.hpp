@@ -40,10 +40,16 @@ struct server_state {
 
     const server_options options;
 
-    /// The strands that connections and streams share, handed out in turn (as Asio's
-    /// io_context::strand shares a fixed set): a strand of its own would cost every idle stream
-    /// about 100 bytes. A stream refers to its strand here.
+    /// The strands that streams share, handed out in turn (as Asio's io_context::strand shares
+    /// a fixed set): a strand of its own would cost every idle stream about 100 bytes. A stream
+    /// refers to its strand here. (A connection reading its head has a strand of its own.)
     const std::vector<asio::strand<asio::any_io_executor>> strands;
+
+    /// The next of `strands`, in turn; safe from any thread.
+    const asio::strand<asio::any_io_executor>& next_strand() noexcept
+    {
+        return strands[next_strand_.fetch_add(1, std::memory_order_relaxed) % strands.size()];
+    }
 
     /// Tells the lifecycle hook, if any; never throws.
     void tell(lifecycle_event::kind what, const asio::ip::address& remote, std::string_view path = {}, int status = 0,
@@ -95,6 +101,7 @@ private:
         return v;
     }
 
+    std::atomic<std::size_t> next_strand_{0};
     std::mutex mu_;
     std::list<std::weak_ptr<session>> sessions_;
 };
