@@ -290,6 +290,47 @@ TEST_CASE("stream: its timers may run, throw and close it while the server still
     CHECK(f.srv.stats().handler_errors == n);
 }
 
+TEST_CASE("stream: stop() while the route handler still runs closes that stream after its head", "[stream]")
+{
+    test::signal entered, release;
+    test::server_fixture f;
+    f.srv.on_stream("/events", [&](sse::stream_ptr) {
+        entered.set();
+        release.wait(); // the server stops meanwhile
+    });
+    f.run(2);
+    auto c = client::get(f.port(), "/events");
+    REQUIRE(entered.wait());
+    f.srv.stop();
+    release.set();
+    CHECK(client::status(c.read_head()) == 200);
+    CHECK(c.closed_within(5s));
+    CHECK(f.stop_and_join(5s));
+}
+
+TEST_CASE("stream: async_send before reject() completes with stream_closed, not success", "[stream]")
+{
+    std::future<void> sent;
+    test::signal handled;
+    test::server_fixture f;
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        sent = s->async_send(sse::event("never on the wire"), asio::use_future);
+        s->reject(sse::response(204));
+        handled.set();
+    });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    CHECK(client::status(c.read_head()) == 204);
+    REQUIRE(handled.wait());
+    REQUIRE(sent.wait_for(5s) == std::future_status::ready);
+    try {
+        sent.get();
+        FAIL("async_send reported success for an event that was never sent");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == sse::error::stream_closed);
+    }
+}
+
 TEST_CASE("stream: stop() sends the final event and closes every stream so run() returns", "[stream]")
 {
     test::signal opened;

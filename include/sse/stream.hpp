@@ -57,7 +57,9 @@ struct stream_access;
     @par Thread Safety
     Every member function may be called from any thread. Timer and close callbacks run on the
     stream's strand (`get_executor()`), one at a time. The server shares a fixed set of strands
-    among its streams: a callback that blocks holds up the other streams on its strand too.
+    among its streams: a callback that blocks holds up the other streams on its strand too, and
+    one that waits for another stream's work (e.g. `async_send(..., use_future)` then `get()`)
+    may deadlock, when the two share a strand.
 */
 class stream : public detail::session, public std::enable_shared_from_this<stream> {
 public:
@@ -212,7 +214,7 @@ protected:
     public:
         class const_iterator {
         public:
-            using iterator_category = std::forward_iterator_tag;
+            using iterator_category = std::input_iterator_tag; // multi-pass, but yields values
             using value_type = asio::const_buffer;
             using difference_type = std::ptrdiff_t;
             using pointer = const asio::const_buffer*;
@@ -265,7 +267,8 @@ protected:
     {
         detail::bump(reg_.state().stats.bytes_sent, bytes);
         if (!ec) {
-            for (; bytes != 0; ++write_pos_, write_offset_ = 0) {
+            // past the items written in full (and empty ones), into the first one not
+            for (; write_pos_ < inflight_.size(); ++write_pos_, write_offset_ = 0) {
                 const std::size_t left = inflight_[write_pos_].bytes->size() - write_offset_;
                 if (bytes < left) {
                     write_offset_ += bytes;
@@ -472,9 +475,9 @@ private:
             for (const auto& it : pending_) // in-flight bytes leave in on_write
                 if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
             pending_.clear();
+            if (reason) close_reason_ = reason; // under the lock: open() may read it
         }
         close_transport();
-        if (reason) close_reason_ = reason;
         if (timers_)
             for (auto& t : *timers_) t.cancel();
         slot_.release();
@@ -578,51 +581,70 @@ private:
 
     // Called by the server once the route handler has returned: answer (the head, or the
     // handler's rejection), then stream. It runs on the connection's strand, not the stream's,
-    // where the handler's timers may already run (and close the stream): the first write starts
-    // under the lock, unless finish() has marked the stream closed under it (and so closes the
-    // socket only after), and nothing else touches the socket before that write completes on
-    // the stream's strand (which then starts the watch).
+    // where the handler's timers may already run (and close the stream). So the stream is
+    // counted and told opened first, while it is still in its handshake state (a finish()
+    // meanwhile counts nothing, and is accounted for here); then, under one lock, it changes
+    // state and starts the first write, which finish() can only follow. Nothing else touches
+    // the socket before that write completes on the stream's strand (which starts the watch).
     void open(std::string head)
     {
         reg_.enroll(weak_from_this());
+        // a stop() that began while the handler ran did not see this stream: close it after the head
+        const bool stopping = reg_.state().stopping.load(std::memory_order_acquire);
         const bool head_only = request_.method() == "HEAD";
-        std::unique_ptr<response> rejection;
+        bool rejected = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ != state::handshake) return; // closed while the handler ran
-            rejection = std::move(rejection_);
-            if (rejection || head_only) { // the answer only: no events
-                pending_.clear();
-                queued_bytes_ = 0;
-            }
-            if (rejection)
-                pending_.push_back({detail::make_shared_buffer(rejection->serialize(head_only, false)), ++seq_,
-                                    item::control});
-            else
-                pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
-            opened_ = !rejection;
-            const auto now = clock::now();
-            if (rejection || head_only || close_requested_) { // answer, then close
-                state_ = state::closing;
-                close_deadline_ = now + options().write_timeout;
-            } else {
-                state_ = state::open;
-            }
-            close_requested_ = false;
-            last_write_ = write_started_ = now;
-            inflight_.swap(pending_);
-            writing_ = true;
+            rejected = rejection_ != nullptr;
         }
-        if (!rejection) {
-            auto& st = reg_.state().stats;
+        auto& st = reg_.state().stats;
+        if (!rejected) {
             detail::bump(st.streams_total);
             detail::bump(st.streams_open);
             reg_.state().tell(lifecycle_event::kind::stream_opened, request_.remote_address(), request_.path(), 200);
         }
-        std::lock_guard<std::mutex> lock(mu_);
-        if (state_ == state::closed) return; // finish() ran meanwhile: on_write never comes
-        write_pos_ = write_offset_ = 0;
-        start_write(write_buffers(inflight_, 0, 0));
+        std::vector<waiter> dropped;
+        std::error_code closed_meanwhile;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (state_ == state::handshake) {
+                std::unique_ptr<response> rejection = std::move(rejection_);
+                if (rejection || head_only) { // the answer only: no events
+                    pending_.clear();
+                    queued_bytes_ = 0;
+                    dropped.swap(waiters_);
+                }
+                if (rejection)
+                    pending_.push_back({detail::make_shared_buffer(rejection->serialize(head_only, false)), ++seq_,
+                                        item::control});
+                else
+                    pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
+                opened_ = !rejected;
+                const auto now = clock::now();
+                if (rejection || head_only || close_requested_ || stopping) { // answer, then close
+                    state_ = state::closing;
+                    close_deadline_ = now + options().write_timeout;
+                } else {
+                    state_ = state::open;
+                }
+                close_requested_ = false;
+                last_write_ = write_started_ = now;
+                inflight_.swap(pending_);
+                writing_ = true;
+                write_pos_ = write_offset_ = 0;
+                start_write(write_buffers(inflight_, 0, 0));
+            } else if (!rejected) {
+                closed_meanwhile = close_reason_; // finish() ran (and counted nothing): close the books here
+                if (!closed_meanwhile) closed_meanwhile = error::stream_closed;
+            }
+        }
+        for (auto& w : dropped) w.done(error::stream_closed);
+        if (closed_meanwhile) {
+            st.streams_open.fetch_sub(1, std::memory_order_relaxed);
+            reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0,
+                              closed_meanwhile);
+        }
     }
 
     detail::registered reg_;
