@@ -262,11 +262,27 @@ TEST_CASE("stream: its timers may run, throw and close it while the server still
     // The route handler runs on the connection's strand; the stream's timers run on the stream's
     // strand, on another thread. Here a timer throws (which closes the stream) before the handler
     // returns, so the close races the server's answer. Under TSan this checks that the answer's
-    // first write and the close never touch the socket at once.
-    constexpr int n = 40;
-    std::atomic<int> closes{0};
+    // first write and the close never touch the socket at once; the books must balance too:
+    // every stream told opened is told closed after it, and streams_open never wraps.
+    constexpr int n = 1000;
+    std::atomic<int> closes{0}, told_open{0}, lowest{0}, opened{0};
+    std::atomic<bool> wrapped{false};
     test::signal all_closed;
-    test::server_fixture f;
+    sse::server_options o;
+    o.connection_rate_per_client = 0; // 1,000 connections from 127.0.0.1 in a few seconds
+    o.on_lifecycle = [&](const sse::lifecycle_event& e) {
+        if (e.what == sse::lifecycle_event::kind::stream_opened) {
+            ++opened;
+            ++told_open;
+        } else if (e.what == sse::lifecycle_event::kind::stream_closed) {
+            const int now = --told_open;
+            int low = lowest;
+            while (now < low && !lowest.compare_exchange_weak(low, now)) {
+            }
+        }
+    };
+    test::server_fixture f(o);
+    std::atomic<unsigned> k{0};
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         auto fired = std::make_shared<test::signal>();
         s->after(0ms, [fired] {
@@ -274,20 +290,32 @@ TEST_CASE("stream: its timers may run, throw and close it while the server still
             throw std::runtime_error("early");
         });
         s->on_close([&](std::error_code) {
+            if (f.srv.stats().streams_open > static_cast<std::uint64_t>(n)) wrapped = true;
             if (++closes == n) all_closed.set();
         });
         s->send(sse::event("queued by the handler"));
         fired->wait(2s); // the timer ran on the stream's strand, on another thread
+        // return 0-199 spins later: the close lands at every point of the answer (a jitter to
+        // spread the race, not to order anything)
+        for (volatile unsigned i = 0, spin = (k++ * 37) % 200; i < spin; ++i) {
+        }
     });
     f.run(4);
     for (int i = 0; i < n; ++i) {
         auto c = client::get(f.port(), "/events");
         const auto bytes = c.read_to_close();
         // closed before the head went out (nothing), or after it
+        INFO(bytes);
         CHECK((bytes.empty() || bytes.rfind("HTTP/1.1 200 OK\r\n", 0) == 0));
     }
     REQUIRE(all_closed.wait());
+    REQUIRE(f.stop_and_join()); // every handler has run: the books are final
     CHECK(f.srv.stats().handler_errors == n);
+    CHECK_FALSE(wrapped);
+    CHECK(lowest == 0);    // never told closed before opened
+    CHECK(told_open == 0); // every opened stream told closed
+    CHECK(f.srv.stats().streams_open == 0);
+    CHECK(f.srv.stats().streams_total == static_cast<std::uint64_t>(opened.load()));
 }
 
 TEST_CASE("stream: stop() while the route handler still runs closes that stream after its head", "[stream]")

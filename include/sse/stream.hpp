@@ -290,7 +290,6 @@ protected:
     }
 
 private:
-
     const server_options& options() const noexcept { return reg_.state().options; }
 
     // Type-erases a completion handler: calling the result posts the handler to its associated
@@ -428,18 +427,23 @@ private:
             flush_posted_ = false;
             if (writing_ || state_ == state::closed || state_ == state::handshake) return;
             if (!pending_.empty()) {
-                inflight_.swap(pending_);
-                writing_ = true;
-                write_started_ = clock::now();
+                take_off(clock::now());
                 next = write;
             } else if (state_ == state::closing) {
                 next = end;
             }
         }
         if (next == end) finish(close_reason_);
-        if (next != write) return;
+        if (next == write) start_write(write_buffers(inflight_, 0, 0));
+    }
+
+    // Under mu_: what is pending goes in flight (the caller then starts writing it).
+    void take_off(clock::time_point now)
+    {
+        inflight_.swap(pending_);
+        writing_ = true;
+        write_started_ = now;
         write_pos_ = write_offset_ = 0;
-        start_write(write_buffers(inflight_, 0, 0));
     }
 
     // On the strand: stop accepting sends; flush, then close (or close at once when `within` is 0).
@@ -482,11 +486,7 @@ private:
             for (auto& t : *timers_) t.cancel();
         slot_.release();
         for (auto& w : waiters) w.done(error::stream_closed);
-        if (opened) {
-            reg_.state().stats.streams_open.fetch_sub(1, std::memory_order_relaxed);
-            reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0,
-                              close_reason_);
-        }
+        if (opened) count_closed(close_reason_);
         for (auto& cb : callbacks) invoke([&] { cb(close_reason_); });
     }
 
@@ -629,10 +629,8 @@ private:
                     state_ = state::open;
                 }
                 close_requested_ = false;
-                last_write_ = write_started_ = now;
-                inflight_.swap(pending_);
-                writing_ = true;
-                write_pos_ = write_offset_ = 0;
+                last_write_ = now;
+                take_off(now);
                 start_write(write_buffers(inflight_, 0, 0));
             } else if (!rejected) {
                 closed_meanwhile = close_reason_; // finish() ran (and counted nothing): close the books here
@@ -640,11 +638,14 @@ private:
             }
         }
         for (auto& w : dropped) w.done(error::stream_closed);
-        if (closed_meanwhile) {
-            st.streams_open.fetch_sub(1, std::memory_order_relaxed);
-            reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0,
-                              closed_meanwhile);
-        }
+        if (closed_meanwhile) count_closed(closed_meanwhile);
+    }
+
+    // An opened stream is closed: counted and told once, by finish() or (see above) by open().
+    void count_closed(std::error_code reason)
+    {
+        reg_.state().stats.streams_open.fetch_sub(1, std::memory_order_relaxed);
+        reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0, reason);
     }
 
     detail::registered reg_;
@@ -699,11 +700,10 @@ public:
 private:
     void start_write(const write_buffers& buffers) override
     {
-        socket_.async_write_some(buffers,
-                          asio::bind_executor(get_executor(), [self = shared_from_this(), this](std::error_code ec,
-                                                                                                std::size_t n) {
-                              on_write(ec, n);
-                          }));
+        socket_.async_write_some(buffers, asio::bind_executor(get_executor(), [self = shared_from_this(),
+                                                                               this](std::error_code ec, std::size_t n) {
+            on_write(ec, n);
+        }));
     }
 
     void start_read() override
