@@ -204,6 +204,39 @@ TEST_CASE("stream: drop_oldest fails only the async_sends it drops, not the one 
     CHECK(big.get() == std::error_code()); // written, though later events were dropped
 }
 
+TEST_CASE("stream: events larger than the socket buffers arrive whole and in order between small ones",
+          "[stream]")
+{
+    std::promise<sse::stream_ptr> got;
+    sse::server_options o;
+    o.max_queue_bytes = 64 << 20;
+    test::server_fixture f(o);
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
+    f.run();
+    auto c = client::get(f.port(), "/events");
+    c.read_head();
+    auto s = got.get_future().get();
+
+    // Each big event is more than loopback socket buffers hold: the socket takes part of it at
+    // once, the rest is written as the client reads; the small ones queue up behind it.
+    std::vector<std::string> sent;
+    for (char ch : {'a', 'b', 'c'}) {
+        sent.push_back(std::string(6 << 20, ch));
+        s->send(sse::event(sent.back()).id(std::string(1, ch)));
+        sent.push_back(std::string("small ") + ch);
+        s->send(sse::event(sent.back()));
+    }
+    const auto evs = c.read_events(sent.size(), 30s);
+    REQUIRE(evs.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        INFO("event " << i);
+        CHECK(evs[i].data.size() == sent[i].size());
+        CHECK((evs[i].data == sent[i]));
+    }
+    CHECK(evs.back().last_event_id == "c");
+    CHECK(f.srv.stats().events_sent == sent.size());
+}
+
 TEST_CASE("stream: heartbeat comments keep a quiet stream alive", "[stream]")
 {
     sse::server_options o;

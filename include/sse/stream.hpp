@@ -262,23 +262,15 @@ protected:
     /// Closes the socket.
     virtual void close_transport() noexcept = 0;
 
+    /// Writes what of `buffers` the socket takes without waiting (plain TCP); when it takes
+    /// nothing, or cannot write that way (TLS), sets `asio::error::would_block`.
+    virtual std::size_t try_write(const write_buffers& buffers, std::error_code& ec) = 0;
+
     // On the strand: `bytes` of the in-flight items were written; writes the rest, if any.
     void on_write(std::error_code ec, std::size_t bytes)
     {
-        detail::bump(reg_.state().stats.bytes_sent, bytes);
-        if (!ec) {
-            // past the items written in full (and empty ones), into the first one not
-            for (; write_pos_ < inflight_.size(); ++write_pos_, write_offset_ = 0) {
-                const std::size_t left = inflight_[write_pos_].bytes->size() - write_offset_;
-                if (bytes < left) {
-                    write_offset_ += bytes;
-                    break;
-                }
-                bytes -= left;
-            }
-            if (write_pos_ < inflight_.size()) return start_write(write_buffers(inflight_, write_pos_, write_offset_));
-        }
-        written(ec);
+        if (!ec && !advance(bytes)) return start_write(write_buffers(inflight_, write_pos_, write_offset_));
+        if (settle(ec)) do_flush();
     }
 
     void on_read(std::error_code ec)
@@ -386,8 +378,36 @@ private:
         waiters_.erase(begin, end);
     }
 
-    // On the strand: the in-flight items are written (or the write failed).
-    void written(std::error_code ec)
+    // On the strand: counts `bytes` written and steps past them; returns whether all in-flight
+    // items are out.
+    bool advance(std::size_t bytes)
+    {
+        detail::bump(reg_.state().stats.bytes_sent, bytes);
+        for (; write_pos_ < inflight_.size(); ++write_pos_, write_offset_ = 0) { // past empty items too
+            const std::size_t left = inflight_[write_pos_].bytes->size() - write_offset_;
+            if (bytes < left) {
+                write_offset_ += bytes;
+                return false;
+            }
+            bytes -= left;
+        }
+        return true;
+    }
+
+    // On the strand: writes the in-flight items, at once as far as the socket takes them without
+    // waiting. Returns false when the rest goes on asynchronously (on_write follows).
+    bool write_at_once(std::error_code& ec)
+    {
+        const std::size_t n = try_write(write_buffers(inflight_, 0, 0), ec);
+        if (ec == asio::error::would_block) ec = {};
+        if (ec || advance(n)) return true;
+        start_write(write_buffers(inflight_, write_pos_, write_offset_));
+        return false;
+    }
+
+    // On the strand: the in-flight items are written (or the write failed, and the stream ends).
+    // Returns whether the stream goes on.
+    bool settle(std::error_code ec)
     {
         std::vector<waiter> ready;
         std::size_t events = 0, heartbeats = 0;
@@ -409,32 +429,45 @@ private:
             detail::bump(st.heartbeats_sent, heartbeats);
         }
         for (auto& w : ready) w.done({});
-        if (ec) return finish(ec);
+        if (ec) {
+            finish(ec);
+            return false;
+        }
         if (!watching_) { // the answer is out: from now on the socket is the strand's
             watching_ = true;
             start_read();
         }
-        do_flush();
+        return true;
     }
 
     // On the strand: writes everything pending (gather writes of up to 64 items per system call,
-    // as many as it takes); once closing and drained, ends.
+    // as many as it takes); once closing and drained, ends. What the socket takes at once needs
+    // no completion handler; after a few such rounds (other threads may keep sending), the next
+    // one is posted, so that the strand's other work gets its turn.
     void do_flush()
     {
-        enum { nothing, write, end } next = nothing;
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            flush_posted_ = false;
-            if (writing_ || state_ == state::closed || state_ == state::handshake) return;
-            if (!pending_.empty()) {
-                take_off(clock::now());
-                next = write;
-            } else if (state_ == state::closing) {
-                next = end;
+        for (int round = 0;; ++round) {
+            enum { nothing, write, end, later } next = nothing;
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                flush_posted_ = false;
+                if (writing_ || state_ == state::closed || state_ == state::handshake) return;
+                if (!pending_.empty() && round == 4) {
+                    flush_posted_ = true;
+                    next = later;
+                } else if (!pending_.empty()) {
+                    take_off(clock::now());
+                    next = write;
+                } else if (state_ == state::closing) {
+                    next = end;
+                }
             }
+            if (next == nothing) return;
+            if (next == end) return finish(close_reason_);
+            if (next == later) return asio::post(strand_, [self = shared_from_this()] { self->do_flush(); });
+            std::error_code ec;
+            if (!write_at_once(ec) || !settle(ec)) return;
         }
-        if (next == end) finish(close_reason_);
-        if (next == write) start_write(write_buffers(inflight_, 0, 0));
     }
 
     // Under mu_: what is pending goes in flight (the caller then starts writing it).
@@ -695,9 +728,20 @@ public:
                   connection_slot slot)
         : stream(strand, std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
     {
+        std::error_code ignored; // if this fails, every write waits for the reactor: slower, still right
+        if constexpr (transport<Socket>::plaintext) socket_.non_blocking(true, ignored);
     }
 
 private:
+    std::size_t try_write(const write_buffers& buffers, std::error_code& ec) override
+    {
+        if constexpr (transport<Socket>::plaintext) {
+            if (socket_.non_blocking()) return socket_.write_some(buffers, ec);
+        }
+        ec = asio::error::would_block; // an SSL stream cannot take part of a record back
+        return 0;
+    }
+
     void start_write(const write_buffers& buffers) override
     {
         socket_.async_write_some(buffers, asio::bind_executor(get_executor(), [self = shared_from_this(),
@@ -734,7 +778,7 @@ private:
     {
         char discard[512];
         std::error_code ec;
-        socket_.non_blocking(true, ec);
+        if (!socket_.non_blocking()) socket_.non_blocking(true, ec); // set in the constructor, normally
         for (int i = 0; i < 16 && !ec; ++i) socket_.read_some(asio::buffer(discard), ec);
         return ec == asio::error::would_block ? std::error_code() : ec;
     }
