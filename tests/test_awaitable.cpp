@@ -14,13 +14,10 @@ using test::client;
 
 TEST_CASE("awaitable: co_await async_send completes after the write and reports a closed stream", "[awaitable]")
 {
-    std::promise<sse::stream_ptr> got;
-    test::server_fixture f;
-    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
-    f.run(2);
-    auto c = client::get(f.port(), "/events");
-    c.read_head();
-    auto s = got.get_future().get();
+    test::one_stream t({}, 2);
+    auto& f = t.f;
+    auto& c = t.c;
+    auto& s = t.s;
 
     std::promise<std::string> sent;
     asio::co_spawn(

@@ -144,13 +144,9 @@ TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
 
 TEST_CASE("stream: async_send completes after the write with callbacks and futures", "[stream]")
 {
-    std::promise<sse::stream_ptr> got;
-    test::server_fixture f;
-    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
-    f.run();
-    auto c = client::get(f.port(), "/events");
-    c.read_head();
-    auto s = got.get_future().get();
+    test::one_stream t;
+    auto& c = t.c;
+    auto& s = t.s;
 
     std::promise<std::error_code> cb;
     s->async_send(sse::event("one").id("1"), [&](std::error_code ec) { cb.set_value(ec); });
@@ -171,13 +167,10 @@ TEST_CASE("stream: drop_oldest fails only the async_sends it drops, not the one 
     sse::server_options o;
     o.overflow = sse::overflow_policy::drop_oldest;
     o.max_queue_bytes = 16 * 1024;
-    std::promise<sse::stream_ptr> got;
-    test::server_fixture f(o);
-    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
-    f.run();
-    auto c = client::get(f.port(), "/events");
-    c.read_head();
-    auto s = got.get_future().get();
+    test::one_stream t(o);
+    auto& f = t.f;
+    auto& c = t.c;
+    auto& s = t.s;
 
     // 32 MiB, more than loopback socket buffers hold (a few MiB): its write stays in flight
     // until the client reads it.
@@ -207,15 +200,12 @@ TEST_CASE("stream: drop_oldest fails only the async_sends it drops, not the one 
 TEST_CASE("stream: events larger than the socket buffers arrive whole and in order between small ones",
           "[stream]")
 {
-    std::promise<sse::stream_ptr> got;
     sse::server_options o;
     o.max_queue_bytes = 64 << 20;
-    test::server_fixture f(o);
-    f.srv.on_stream("/events", [&](sse::stream_ptr s) { got.set_value(s); });
-    f.run();
-    auto c = client::get(f.port(), "/events");
-    c.read_head();
-    auto s = got.get_future().get();
+    test::one_stream t(o);
+    auto& f = t.f;
+    auto& c = t.c;
+    auto& s = t.s;
 
     // Each big event is more than loopback socket buffers hold: the socket takes part of it at
     // once, the rest is written as the client reads; the small ones queue up behind it.

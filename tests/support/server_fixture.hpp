@@ -3,12 +3,15 @@
 #ifndef ASIO_SSE_TESTS_SERVER_FIXTURE_HPP
 #define ASIO_SSE_TESTS_SERVER_FIXTURE_HPP
 
+#include "client.hpp"
+
 #include <sse/sse.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -63,6 +66,31 @@ struct basic_server_fixture {
 };
 
 using server_fixture = basic_server_fixture<sse::server>;
+
+/// One open stream for a test: a server whose route `/events` hands its stream to the test,
+/// running on `threads` threads, and the client that opened it (its head read).
+struct one_stream {
+    explicit one_stream(sse::server_options o = {}, int threads = 1) : f(o), c(serve(threads))
+    {
+        c.read_head();
+        s = got_.get_future().get();
+    }
+
+private:
+    client serve(int threads)
+    {
+        f.srv.on_stream("/events", [this](sse::stream_ptr s) { got_.set_value(std::move(s)); });
+        f.run(threads);
+        return client::get(f.port(), "/events");
+    }
+
+    std::promise<sse::stream_ptr> got_; // only the first stream: a test opens one
+
+public:
+    server_fixture f;
+    client c;
+    sse::stream_ptr s;
+};
 
 /// A one-shot flag a server-side callback sets and a test waits for, with a deadline.
 class signal {
