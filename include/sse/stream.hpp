@@ -61,7 +61,7 @@ struct stream_access;
     one that waits for another stream's work (e.g. `async_send(..., use_future)` then `get()`)
     may deadlock, when the two share a strand.
 */
-class stream : public detail::session, public std::enable_shared_from_this<stream> {
+class stream : public detail::session, public detail::flushable, public std::enable_shared_from_this<stream> {
 public:
     using executor_type = asio::strand<asio::any_io_executor>;
     using clock = std::chrono::steady_clock;
@@ -71,7 +71,7 @@ public:
     ~stream() override = default;
 
     /// The strand every callback of this stream runs on (shared with some other streams).
-    executor_type get_executor() const noexcept { return strand_; }
+    executor_type get_executor() const noexcept { return lane_.strand(); }
 
     /// The request that opened the stream.
     const sse::request& request() const noexcept { return request_; }
@@ -140,7 +140,7 @@ public:
                 return;
             }
         }
-        asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)]() {
+        asio::post(lane_.strand(), [self = shared_from_this(), fn = std::move(fn)]() {
             self->invoke([&] { fn(self->close_reason_); });
         });
     }
@@ -149,7 +149,7 @@ public:
         the write timeout), then the connection closes. Idempotent. */
     void close()
     {
-        asio::dispatch(strand_, [self = shared_from_this()] { self->begin_close({}, self->options().write_timeout); });
+        asio::dispatch(lane_.strand(), [self = shared_from_this()] { self->begin_close({}, self->options().write_timeout); });
     }
 
     /// True until the stream starts closing.
@@ -181,9 +181,9 @@ public:
     const std::any& user() const noexcept { return user_; }
 
 protected:
-    stream(const executor_type& strand, sse::request req, std::shared_ptr<detail::server_state> state,
+    stream(detail::lane& lane, sse::request req, std::shared_ptr<detail::server_state> state,
            detail::connection_slot slot)
-        : reg_(std::move(state)), slot_(std::move(slot)), strand_(strand), request_(std::move(req))
+        : reg_(std::move(state)), slot_(std::move(slot)), lane_(lane), request_(std::move(req))
     {
     }
 
@@ -270,7 +270,7 @@ protected:
     void on_write(std::error_code ec, std::size_t bytes)
     {
         if (!ec && !advance(bytes)) return start_write(write_buffers(inflight_, write_pos_, write_offset_));
-        if (settle(ec)) do_flush();
+        if (settle(ec)) flush();
     }
 
     void on_read(std::error_code ec)
@@ -290,7 +290,7 @@ private:
     std::function<void(std::error_code)> make_completion(Handler&& h)
     {
         using handler_type = std::decay_t<Handler>;
-        auto ex = asio::prefer(asio::get_associated_executor(h, strand_), asio::execution::outstanding_work.tracked);
+        auto ex = asio::prefer(asio::get_associated_executor(h, lane_.strand()), asio::execution::outstanding_work.tracked);
         auto held = std::make_shared<handler_type>(std::forward<Handler>(h));
         return [held, ex](std::error_code ec) { asio::post(ex, [held, ec]() mutable { std::move(*held)(ec); }); };
     }
@@ -332,10 +332,10 @@ private:
             detail::bump(reg_.state().stats.slow_disconnects);
             if (done) done(error::queue_overflow);
             // posted, never inline: the caller may hold a channel lock that finish() needs
-            asio::post(strand_, [self = shared_from_this()] { self->finish(error::queue_overflow); });
+            asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::queue_overflow); });
             return false;
         }
-        if (post_flush) asio::post(strand_, [self = shared_from_this()] { self->do_flush(); });
+        if (post_flush) lane_.schedule(weak_from_this());
         return true;
     }
 
@@ -442,9 +442,9 @@ private:
 
     // On the strand: writes everything pending (gather writes of up to 64 items per system call,
     // as many as it takes); once closing and drained, ends. What the socket takes at once needs
-    // no completion handler; after a few such rounds (other threads may keep sending), the next
-    // one is posted, so that the strand's other work gets its turn.
-    void do_flush()
+    // no completion handler; after a few such rounds (other threads may keep sending), the lane
+    // schedules the next, so that the strand's other work gets its turn.
+    void flush() override
     {
         for (int round = 0;; ++round) {
             enum { nothing, write, end, later } next = nothing;
@@ -464,7 +464,7 @@ private:
             }
             if (next == nothing) return;
             if (next == end) return finish(close_reason_);
-            if (next == later) return asio::post(strand_, [self = shared_from_this()] { self->do_flush(); });
+            if (next == later) return lane_.schedule(weak_from_this());
             std::error_code ec;
             if (!write_at_once(ec) || !settle(ec)) return;
         }
@@ -493,7 +493,7 @@ private:
             close_deadline_ = clock::now() + within;
         }
         close_reason_ = reason;
-        do_flush();
+        flush();
     }
 
     // On the strand: the end. Runs once.
@@ -531,17 +531,17 @@ private:
             f();
         } catch (...) {
             detail::bump(reg_.state().stats.handler_errors);
-            asio::post(strand_, [self = shared_from_this()] { self->finish(error::handler_threw); });
+            asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::handler_threw); });
         }
     }
 
     void start_timer(clock::duration d, std::function<void()> fn, bool repeat)
     {
-        asio::dispatch(strand_, [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
+        asio::dispatch(lane_.strand(), [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
             if (!self->is_open()) return;
             auto& timers = self->timers_;
             if (!timers) timers = std::make_unique<std::list<asio::steady_timer>>();
-            timers->emplace_back(self->strand_.get_inner_executor()); // handlers are bound to the strand
+            timers->emplace_back(self->lane_.strand().get_inner_executor()); // handlers are bound to the strand
             self->wait_timer(std::prev(timers->end()), clock::now() + d, d, std::move(fn), repeat);
         });
     }
@@ -554,7 +554,7 @@ private:
     {
         const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due.time_since_epoch());
         it->expires_at(clock::time_point(std::chrono::duration_cast<clock::duration>(ms)));
-        it->async_wait(asio::bind_executor(strand_, [self = shared_from_this(), it, due, d, fn = std::move(fn),
+        it->async_wait(asio::bind_executor(lane_.strand(), [self = shared_from_this(), it, due, d, fn = std::move(fn),
                                                      repeat](std::error_code ec) mutable {
             if (ec || !self->is_open()) {
                 self->timers_->erase(it);
@@ -592,7 +592,7 @@ private:
         } else if (act != nothing) {
             if (act == stalled) detail::bump(reg_.state().stats.write_timeouts);
             const std::error_code ec = act == stalled ? make_error_code(error::write_timeout) : std::error_code();
-            asio::post(strand_, [self = shared_from_this(), ec] { self->finish(ec ? ec : self->close_reason_); });
+            asio::post(lane_.strand(), [self = shared_from_this(), ec] { self->finish(ec ? ec : self->close_reason_); });
         }
     }
 
@@ -605,7 +605,7 @@ private:
     // detail::session: the server is stopping.
     void shutdown() override
     {
-        asio::dispatch(strand_, [self = shared_from_this()] {
+        asio::dispatch(lane_.strand(), [self = shared_from_this()] {
             const auto& st = self->reg_.state();
             if (st.final_event && self->was_opened()) self->enqueue(st.final_event, nullptr, item::event);
             self->begin_close(error::shutting_down, st.options.shutdown_timeout);
@@ -683,7 +683,7 @@ private:
 
     detail::registered reg_;
     detail::connection_slot slot_;
-    const executor_type& strand_; // one of server_state::strands, shared with other streams
+    detail::lane& lane_; // one of server_state::lanes: its strand is shared with other streams
     sse::request request_;
     std::any user_;
 
@@ -724,9 +724,9 @@ struct watch_buffer<true> {};
 template <class Socket>
 class socket_stream final : public stream, private watch_buffer<transport<Socket>::plaintext> {
 public:
-    socket_stream(Socket socket, const executor_type& strand, sse::request req, std::shared_ptr<server_state> state,
+    socket_stream(Socket socket, lane& lane, sse::request req, std::shared_ptr<server_state> state,
                   connection_slot slot)
-        : stream(strand, std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
+        : stream(lane, std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
     {
         std::error_code ignored; // if this fails, every write waits for the reactor: slower, still right
         if constexpr (transport<Socket>::plaintext) socket_.non_blocking(true, ignored);
@@ -796,10 +796,10 @@ private:
 /// What the server (and only the server) does to a stream.
 struct stream_access {
     template <class Socket>
-    static std::shared_ptr<stream> make(Socket socket, const stream::executor_type& strand, sse::request req,
+    static std::shared_ptr<stream> make(Socket socket, lane& lane, sse::request req,
                                         std::shared_ptr<server_state> state, connection_slot slot)
     {
-        return std::make_shared<socket_stream<Socket>>(std::move(socket), strand, std::move(req),
+        return std::make_shared<socket_stream<Socket>>(std::move(socket), lane, std::move(req),
                                                        std::move(state), std::move(slot));
     }
     static void open(stream& s, std::string head) { s.open(std::move(head)); }

@@ -252,7 +252,7 @@ private:
     {
         timer_.cancel();
         slot_.count_in(route_->streams);
-        auto s = stream_access::make<Socket>(std::move(socket_), reg_.state().next_strand(), std::move(req_),
+        auto s = stream_access::make<Socket>(std::move(socket_), reg_.state().next_lane(), std::move(req_),
                                              reg_.state_ptr(), std::move(slot_));
         s->user() = std::move(user);
         const auto grant = grant_for(*route_, s->request());

@@ -4,6 +4,7 @@
 
 #include <sse/detail/asio.hpp>
 #include <sse/detail/client_limits.hpp>
+#include <sse/detail/lane.hpp>
 #include <sse/detail/shared_buffer.hpp>
 #include <sse/options.hpp>
 #include <sse/stats.hpp>
@@ -33,7 +34,7 @@ public:
 /// What a server shares with its connections and streams; outlives all of them.
 struct server_state {
     server_state(server_options o, const asio::any_io_executor& ex)
-        : options(o), strands(make_strands(ex)),
+        : options(o), lanes(make_lanes(ex)),
           clients(o.max_connections_per_client, o.connection_rate_per_client, o.connection_burst_per_client)
     {
     }
@@ -42,14 +43,11 @@ struct server_state {
 
     /// The strands that streams share, handed out in turn (as Asio's io_context::strand shares
     /// a fixed set): a strand of its own would cost every idle stream about 100 bytes. A stream
-    /// refers to its strand here. (A connection reading its head has a strand of its own.)
-    const std::vector<asio::strand<asio::any_io_executor>> strands;
+    /// refers to its lane here. (A connection reading its head has a strand of its own.)
+    const std::vector<std::shared_ptr<lane>> lanes;
 
-    /// The next of `strands`, in turn; safe from any thread.
-    const asio::strand<asio::any_io_executor>& next_strand() noexcept
-    {
-        return strands[next_strand_.fetch_add(1, std::memory_order_relaxed) % strands.size()];
-    }
+    /// The next of `lanes`, in turn; safe from any thread.
+    lane& next_lane() noexcept { return *lanes[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes.size()]; }
 
     /// Tells the lifecycle hook, if any; never throws.
     void tell(lifecycle_event::kind what, const asio::ip::address& remote, std::string_view path = {}, int status = 0,
@@ -94,14 +92,14 @@ struct server_state {
     }
 
 private:
-    static std::vector<asio::strand<asio::any_io_executor>> make_strands(const asio::any_io_executor& ex)
+    static std::vector<std::shared_ptr<lane>> make_lanes(const asio::any_io_executor& ex)
     {
-        std::vector<asio::strand<asio::any_io_executor>> v;
-        for (int i = 0; i < 64; ++i) v.push_back(asio::make_strand(ex));
+        std::vector<std::shared_ptr<lane>> v;
+        for (int i = 0; i < 64; ++i) v.push_back(std::make_shared<lane>(ex));
         return v;
     }
 
-    std::atomic<std::size_t> next_strand_{0};
+    std::atomic<std::size_t> next_lane_{0};
     std::mutex mu_;
     std::list<std::weak_ptr<session>> sessions_;
 };

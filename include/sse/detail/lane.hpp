@@ -1,0 +1,74 @@
+// Copyright (c) 2026 asio-sse authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef ASIO_SSE_DETAIL_LANE_HPP
+#define ASIO_SSE_DETAIL_LANE_HPP
+
+#include <sse/detail/asio.hpp>
+
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace sse::detail {
+
+/// What a lane flushes: a stream with something new to write.
+class flushable {
+public:
+    /// On the lane's strand: writes what is queued.
+    virtual void flush() = 0;
+
+protected:
+    ~flushable() = default;
+};
+
+/** @brief A strand that streams share, and the streams on it that have something to write.
+
+    However many of its streams an event reaches, one handler on the strand flushes them all:
+    a publish to N streams posts at most one handler per lane, not N. The lane holds its
+    waiting streams weakly (a stream that is gone has nothing to write), and its handler holds
+    the lane, so a lane and its streams never keep each other alive.
+*/
+class lane : public std::enable_shared_from_this<lane> {
+public:
+    explicit lane(const asio::any_io_executor& ex) : strand_(asio::make_strand(ex)) {}
+
+    const asio::strand<asio::any_io_executor>& strand() const noexcept { return strand_; }
+
+    /// Safe from any thread: `s` is flushed on the strand soon (once, however often it is
+    /// scheduled before that; the caller keeps track).
+    void schedule(std::weak_ptr<flushable> s)
+    {
+        bool post = false;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            waiting_.push_back(std::move(s));
+            post = !posted_;
+            posted_ = true;
+        }
+        if (post) asio::post(strand_, [self = shared_from_this()] { self->run(); });
+    }
+
+private:
+    // On the strand: flushes every stream waiting now (those scheduled meanwhile get a new turn).
+    void run()
+    {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            running_.swap(waiting_);
+            posted_ = false;
+        }
+        for (auto& w : running_)
+            if (auto s = w.lock()) s->flush();
+        running_.clear(); // keeps its capacity for the next turn
+    }
+
+    const asio::strand<asio::any_io_executor> strand_;
+    std::mutex mu_;                             // guards the two below
+    std::vector<std::weak_ptr<flushable>> waiting_;
+    bool posted_ = false;                       // a run() is posted and has not started yet
+    std::vector<std::weak_ptr<flushable>> running_; // strand-owned
+};
+
+} // namespace sse::detail
+
+#endif
