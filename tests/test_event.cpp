@@ -4,6 +4,7 @@
 
 #include <sse/event.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 using namespace std::string_literals;
@@ -112,4 +113,25 @@ TEST_CASE("event: malformed UTF-8 in data becomes U+FFFD and NUL is kept", "[eve
     CHECK(sse::to_string(sse::event("\xED\xA0\x80")) == "data: \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\n\n"); // surrogate
     CHECK(sse::to_string(sse::event("a\0b"s)) == "data: a\0b\n\n"s);
     CHECK(sse::to_string(sse::event("日本語 😀 e\xCC\x81")) == "data: 日本語 😀 e\xCC\x81\n\n");
+}
+
+TEST_CASE("event: line breaks and UTF-8 are handled at every offset of long data", "[event]")
+{
+    // ASCII is checked eight bytes at a time and breaks are found by search: put a multi-byte
+    // character, a malformed byte and each kind of break at every offset across those words.
+    const std::string ascii(40, 'a');
+    for (std::size_t at = 0; at <= ascii.size(); ++at) {
+        INFO("offset " << at);
+        const std::string head = ascii.substr(0, at), tail = ascii.substr(at);
+        CHECK(sse::to_string(sse::event(head + "\xC3\xA9" + tail)) == "data: " + head + "\xC3\xA9" + tail + "\n\n");
+        CHECK(sse::to_string(sse::event(head + "\xFF" + tail)) == "data: " + head + "\xEF\xBF\xBD" + tail + "\n\n");
+        for (const char* brk : {"\n", "\r", "\r\n"})
+            CHECK(sse::to_string(sse::event(head + brk + tail)) ==
+                  (head.empty() ? "data:\n"s : "data: " + head + "\n") +
+                      (tail.empty() ? "data:\n"s : "data: " + tail + "\n") + "\n");
+    }
+    std::string many_cr; // many lone CRs and no LF: one line per CR, in one pass
+    for (int i = 0; i < 1000; ++i) many_cr += "x\r";
+    const auto ev = round_trip(sse::event(many_cr));
+    CHECK(std::count(ev.data.begin(), ev.data.end(), '\n') == 1000);
 }

@@ -5,8 +5,10 @@
 #include <sse/detail/shared_buffer.hpp>
 #include <sse/detail/utf8.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -141,15 +143,23 @@ namespace detail {
 template <class F>
 void for_each_line(std::string_view text, F&& line)
 {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c != '\r' && c != '\n') continue;
-        line(text.substr(start, i - start));
-        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-        start = i + 1;
+    const char* const end = text.data() + text.size();
+    const auto find = [end](const char* from, char c) {
+        const void* at = from == end ? nullptr : std::memchr(from, c, static_cast<std::size_t>(end - from));
+        return at ? static_cast<const char*>(at) : end;
+    };
+    const char* start = text.data();
+    const char *cr = find(start, '\r'), *lf = find(start, '\n'); // each searched again once passed
+    for (;;) {
+        if (cr < start) cr = find(start, '\r');
+        if (lf < start) lf = find(start, '\n');
+        const char* brk = std::min(cr, lf);
+        if (brk == end) break;
+        line(std::string_view(start, static_cast<std::size_t>(brk - start)));
+        start = brk + 1;
+        if (*brk == '\r' && start != end && *start == '\n') ++start;
     }
-    line(text.substr(start));
+    line(std::string_view(start, static_cast<std::size_t>(end - start)));
 }
 
 inline void append_field(std::string& out, std::string_view name, std::string_view value)
