@@ -335,7 +335,7 @@ private:
             asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::queue_overflow); });
             return false;
         }
-        if (post_flush) lane_.schedule(weak_from_this());
+        if (post_flush && ticking_ != this) lane_.schedule(weak_from_this());
         return true;
     }
 
@@ -560,7 +560,10 @@ private:
                 self->timers_->erase(it);
                 return;
             }
+            ticking_ = self.get(); // what fn sends waits for the flush below, not for the lane
             self->invoke(fn);
+            ticking_ = nullptr;
+            self->flush();
             if (repeat && self->is_open())
                 self->wait_timer(it, due + d, d, std::move(fn), repeat);
             else
@@ -707,6 +710,9 @@ private:
     std::vector<queued> inflight_;
     std::size_t write_pos_ = 0, write_offset_ = 0; // what of inflight_ is written: items, then bytes
     std::unique_ptr<std::list<asio::steady_timer>> timers_; // made by the first every()/after()
+
+    // The stream whose timer callback runs on this thread now (it flushes when the callback returns).
+    static inline thread_local const stream* ticking_ = nullptr;
 };
 
 namespace detail {
