@@ -192,6 +192,7 @@ private:
     friend class channel;
 
     enum class state : unsigned char { handshake, open, closing, closed };
+    using strand_timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, executor_type>;
     enum class item : unsigned char { control, event, replay, comment, heartbeat };
 
     // Whether an item counts against the queue bound.
@@ -540,8 +541,8 @@ private:
         asio::dispatch(lane_.strand(), [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
             if (!self->is_open()) return;
             auto& timers = self->timers_;
-            if (!timers) timers = std::make_unique<std::list<asio::steady_timer>>();
-            timers->emplace_back(self->lane_.strand().get_inner_executor()); // handlers are bound to the strand
+            if (!timers) timers = std::make_unique<std::list<strand_timer>>();
+            timers->emplace_back(self->lane_.strand()); // its handlers run on the strand
             self->wait_timer(std::prev(timers->end()), clock::now() + d, d, std::move(fn), repeat);
         });
     }
@@ -549,13 +550,12 @@ private:
     // Waits until `due` rounded up to the next millisecond: timers of many streams that fall due
     // within the same millisecond then share one wakeup. `due` itself stays exact, so repeating
     // ticks do not drift.
-    void wait_timer(std::list<asio::steady_timer>::iterator it, clock::time_point due, clock::duration d,
+    void wait_timer(std::list<strand_timer>::iterator it, clock::time_point due, clock::duration d,
                     std::function<void()> fn, bool repeat)
     {
         const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due.time_since_epoch());
         it->expires_at(clock::time_point(std::chrono::duration_cast<clock::duration>(ms)));
-        it->async_wait(asio::bind_executor(lane_.strand(), [self = shared_from_this(), it, due, d, fn = std::move(fn),
-                                                     repeat](std::error_code ec) mutable {
+        it->async_wait([self = shared_from_this(), it, due, d, fn = std::move(fn), repeat](std::error_code ec) mutable {
             if (ec || !self->is_open()) {
                 self->timers_->erase(it);
                 return;
@@ -568,7 +568,7 @@ private:
                 self->wait_timer(it, due + d, d, std::move(fn), repeat);
             else
                 self->timers_->erase(it);
-        }));
+        });
     }
 
     // detail::session: the server's periodic sweep (on any thread) sends heartbeats to quiet
@@ -709,7 +709,7 @@ private:
     std::error_code close_reason_;
     std::vector<queued> inflight_;
     std::size_t write_pos_ = 0, write_offset_ = 0; // what of inflight_ is written: items, then bytes
-    std::unique_ptr<std::list<asio::steady_timer>> timers_; // made by the first every()/after()
+    std::unique_ptr<std::list<strand_timer>> timers_; // made by the first every()/after()
 
     // The stream whose timer callback runs on this thread now (it flushes when the callback returns).
     static inline thread_local const stream* ticking_ = nullptr;
