@@ -271,7 +271,7 @@ protected:
     void on_write(std::error_code ec, std::size_t bytes)
     {
         if (!ec && !advance(bytes)) return start_write(write_buffers(inflight_, write_pos_, write_offset_));
-        if (settle(ec)) flush();
+        if (settle(ec, clock::now())) flush();
     }
 
     void on_read(std::error_code ec)
@@ -406,16 +406,18 @@ private:
         return false;
     }
 
-    // On the strand: the in-flight items are written (or the write failed, and the stream ends).
-    // Returns whether the stream goes on.
-    bool settle(std::error_code ec)
+    // On the strand: the in-flight items are written at `now` (or the write failed, and the
+    // stream ends). Returns whether a flush has more to do (more is pending, or a close).
+    bool settle(std::error_code ec, clock::time_point now)
     {
         std::vector<waiter> ready;
         std::size_t events = 0, heartbeats = 0;
+        bool more = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
             writing_ = false;
-            last_write_ = clock::now();
+            more = !pending_.empty() || state_ == state::closing;
+            last_write_ = now;
             for (auto& it : inflight_) {
                 events += it.kind == item::event || it.kind == item::replay;
                 heartbeats += it.kind == item::heartbeat;
@@ -438,7 +440,7 @@ private:
             watching_ = true;
             start_read();
         }
-        return true;
+        return more;
     }
 
     // On the strand: writes everything pending (gather writes of up to 64 items per system call,
@@ -448,6 +450,7 @@ private:
     void flush() override
     {
         for (int round = 0;; ++round) {
+            clock::time_point now{};
             enum { nothing, write, end, later } next = nothing;
             {
                 std::lock_guard<std::mutex> lock(mu_);
@@ -457,7 +460,7 @@ private:
                     flush_posted_ = true;
                     next = later;
                 } else if (!pending_.empty()) {
-                    take_off(clock::now());
+                    take_off(now = clock::now());
                     next = write;
                 } else if (state_ == state::closing) {
                     next = end;
@@ -467,7 +470,7 @@ private:
             if (next == end) return finish(close_reason_);
             if (next == later) return lane_.schedule(weak_from_this());
             std::error_code ec;
-            if (!write_at_once(ec) || !settle(ec)) return;
+            if (!write_at_once(ec) || !settle(ec, now)) return; // the socket took it all at `now`
         }
     }
 
