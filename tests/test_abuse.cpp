@@ -16,18 +16,6 @@ using test::client;
 
 namespace {
 
-/// Polls `done` until it holds or `limit` passes (for gauges no callback reports).
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = 5s)
-{
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(5ms); // polling a gauge, not synchronising
-    }
-    return true;
-}
-
 /// A client whose every send() leaves at once as its own segment (no Nagle delay).
 client trickling_client(unsigned short port)
 {
@@ -86,7 +74,7 @@ public:
     /// Waits until exactly the healthy stream (plus `others`) holds a connection.
     bool connections_settle(std::uint64_t others = 0)
     {
-        return eventually([&] { return stats().connections_open == 1 + others; });
+        return test::eventually([&] { return stats().connections_open == 1 + others; });
     }
 
     /// Expects `n` streams of /backlog to open; `wait_backlog_closed()` then awaits their close.
@@ -239,7 +227,7 @@ TEST_CASE("abuse: 1000 connections opened and dropped at once", "[abuse]")
             crowd[i].reset();
     }
     crowd.clear();
-    CHECK(eventually([&] { return s.stats().connections_total >= total_before + n; }));
+    CHECK(test::eventually([&] { return s.stats().connections_total >= total_before + n; }));
     CHECK(s.connections_settle());
     s.healthy_ticks();
     // and a newcomer is served

@@ -315,6 +315,7 @@ private:
                 if (policy.value_or(options().overflow) == overflow_policy::disconnect) {
                     overflow_close = true;
                     state_ = state::closing; // refuse everything else; finish() follows at once
+                    close_reason_ = error::queue_overflow; // also if a flush gets to end it first
                 } else {
                     drop_oldest(size, dropped);
                 }
@@ -396,12 +397,17 @@ private:
     }
 
     // On the strand: writes the in-flight items, at once as far as the socket takes them without
-    // waiting. Returns false when the rest goes on asynchronously (on_write follows).
+    // waiting. Returns false when the rest goes on asynchronously (on_write follows). A system
+    // call gathers at most 64 items: while the socket takes every byte offered (the write ends
+    // between two items), the next ones are offered at once too.
     bool write_at_once(std::error_code& ec)
     {
-        const std::size_t n = try_write(write_buffers(inflight_, 0, 0), ec);
-        if (ec == asio::error::would_block) ec = {};
-        if (ec || advance(n)) return true;
+        for (;;) {
+            const std::size_t n = try_write(write_buffers(inflight_, write_pos_, write_offset_), ec);
+            if (ec == asio::error::would_block) ec = {};
+            if (ec || advance(n)) return true;
+            if (n == 0 || write_offset_ != 0) break;
+        }
         start_write(write_buffers(inflight_, write_pos_, write_offset_));
         return false;
     }
@@ -452,6 +458,7 @@ private:
         for (int round = 0;; ++round) {
             clock::time_point now{};
             enum { nothing, write, end, later } next = nothing;
+            std::error_code reason;
             {
                 std::lock_guard<std::mutex> lock(mu_);
                 flush_posted_ = false;
@@ -464,10 +471,11 @@ private:
                     next = write;
                 } else if (state_ == state::closing) {
                     next = end;
+                    reason = close_reason_;
                 }
             }
             if (next == nothing) return;
-            if (next == end) return finish(close_reason_);
+            if (next == end) return finish(reason);
             if (next == later) return lane_.schedule(weak_from_this());
             std::error_code ec;
             if (!write_at_once(ec) || !settle(ec, now)) return; // the socket took it all at `now`
@@ -495,8 +503,8 @@ private:
             }
             state_ = state::closing;
             close_deadline_ = clock::now() + within;
+            close_reason_ = reason;
         }
-        close_reason_ = reason;
         flush();
     }
 
@@ -709,7 +717,7 @@ private:
 
     // strand-owned (the flag first: it shares the padding above)
     bool watching_ = false; // start_read() has been called
-    std::error_code close_reason_;
+    std::error_code close_reason_; // written under mu_ (the strand's, or a send's that overflows)
     std::vector<queued> inflight_;
     std::size_t write_pos_ = 0, write_offset_ = 0; // what of inflight_ is written: items, then bytes
     std::unique_ptr<std::list<strand_timer>> timers_; // made by the first every()/after()

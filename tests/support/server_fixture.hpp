@@ -92,6 +92,18 @@ public:
     sse::stream_ptr s;
 };
 
+/// Polls `done` until it holds or `limit` passes (for counters no callback reports).
+template <class Pred>
+bool eventually(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(5))
+{
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5)); // polling a counter, not synchronising
+    }
+    return true;
+}
+
 /// A one-shot flag a server-side callback sets and a test waits for, with a deadline.
 class signal {
 public:

@@ -50,6 +50,7 @@ public:
 
 private:
     // On the strand: flushes every stream waiting now (those scheduled meanwhile get a new turn).
+    // If a flush throws (out of memory), the streams after it are scheduled again, not lost.
     void run()
     {
         {
@@ -57,8 +58,15 @@ private:
             running_.swap(waiting_);
             posted_ = false;
         }
-        for (auto& w : running_)
-            if (auto s = w.lock()) s->flush();
+        std::size_t i = 0;
+        try {
+            for (; i < running_.size(); ++i)
+                if (auto s = running_[i].lock()) s->flush();
+        } catch (...) {
+            for (++i; i < running_.size(); ++i) schedule(std::move(running_[i]));
+            running_.clear();
+            throw;
+        }
         running_.clear(); // keeps its capacity for the next turn
     }
 
