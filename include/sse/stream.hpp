@@ -302,7 +302,7 @@ private:
                  std::function<void(std::error_code)> done = nullptr,
                  std::optional<overflow_policy> policy = std::nullopt)
     {
-        bool post_flush = false, overflow_close = false;
+        bool flush_due = false, overflow_close = false;
         std::vector<waiter> dropped;
         {
             std::lock_guard<std::mutex> lock(mu_);
@@ -326,7 +326,7 @@ private:
                 if (counted(kind)) queued_bytes_ += size;
                 if (id) last_id_ = *id;
                 if (done) waiters_.push_back({seq, std::move(done)});
-                if (state_ == state::open && !writing_ && !flush_posted_) post_flush = flush_posted_ = true;
+                if (state_ == state::open && !writing_ && !flush_due_) flush_due = flush_due_ = true;
             }
         }
         for (auto& w : dropped) w.done(error::queue_overflow);
@@ -337,7 +337,7 @@ private:
             asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::queue_overflow); });
             return false;
         }
-        if (post_flush && ticking_ != this) lane_.schedule(weak_from_this());
+        if (flush_due && ticking_ != this) lane_.schedule(weak_from_this()); // a ticking stream flushes after its tick
         return true;
     }
 
@@ -455,27 +455,24 @@ private:
     // schedules the next, so that the strand's other work gets its turn.
     void flush() override
     {
+        constexpr int rounds = 4; // then the lane's next turn
         for (int round = 0;; ++round) {
             clock::time_point now{};
             enum { nothing, write, end, later } next = nothing;
-            std::error_code reason;
             {
                 std::lock_guard<std::mutex> lock(mu_);
-                flush_posted_ = false;
+                flush_due_ = false;
                 if (writing_ || state_ == state::closed || state_ == state::handshake) return;
-                if (!pending_.empty() && round == 4) {
-                    flush_posted_ = true;
-                    next = later;
-                } else if (!pending_.empty()) {
-                    take_off(now = clock::now());
-                    next = write;
+                if (!pending_.empty()) {
+                    next = round == rounds ? later : write;
+                    if (next == write) take_off(now = clock::now());
+                    flush_due_ = next == later;
                 } else if (state_ == state::closing) {
                     next = end;
-                    reason = close_reason_;
                 }
             }
             if (next == nothing) return;
-            if (next == end) return finish(reason);
+            if (next == end) return finish({}); // for the reason it is closing
             if (next == later) return lane_.schedule(weak_from_this());
             std::error_code ec;
             if (!write_at_once(ec) || !settle(ec, now)) return; // the socket took it all at `now`
@@ -508,7 +505,7 @@ private:
         flush();
     }
 
-    // On the strand: the end. Runs once.
+    // On the strand: the end, for `reason` (none: the reason it is closing for, if any). Runs once.
     void finish(std::error_code reason)
     {
         std::vector<std::function<void(std::error_code)>> callbacks;
@@ -606,7 +603,7 @@ private:
         } else if (act != nothing) {
             if (act == stalled) detail::bump(reg_.state().stats.write_timeouts);
             const std::error_code ec = act == stalled ? make_error_code(error::write_timeout) : std::error_code();
-            asio::post(lane_.strand(), [self = shared_from_this(), ec] { self->finish(ec ? ec : self->close_reason_); });
+            asio::post(lane_.strand(), [self = shared_from_this(), ec] { self->finish(ec); }); // or its closing reason
         }
     }
 
@@ -711,7 +708,7 @@ private:
     std::unique_ptr<response> rejection_;
     clock::time_point last_write_{}, write_started_{}, close_deadline_{};
     state state_ = state::handshake;
-    bool writing_ = false, flush_posted_ = false;
+    bool writing_ = false, flush_due_ = false;
     bool close_requested_ = false; // close() before the stream answered
     bool opened_ = false;          // answered with the stream's head (not a rejection)
 

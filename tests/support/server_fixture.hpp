@@ -84,6 +84,7 @@ private:
         return client::get(f.port(), "/events");
     }
 
+    // Declared before `f`: the route refers to it until `f` has stopped the server.
     std::promise<sse::stream_ptr> got_; // only the first stream: a test opens one
 
 public:
