@@ -86,24 +86,14 @@ TEST_CASE("channel: a reconnect with Last-Event-ID resumes with no gap and no du
     subscribe_route(f, ch, subscribed);
     f.run(2);
 
-    std::atomic<bool> stop{false};
     std::atomic<int> published{0};
-    std::thread publisher([&] {
+    test::worker publisher([&](const std::atomic<bool>& stop) {
         while (!stop && published < 100000) { // bounded: at most ~2.5 MB of events
             ch.publish(sse::event("payload " + std::to_string(published + 1)));
             ++published;
             if (published % 64 == 0) std::this_thread::yield();
         }
     });
-    struct joiner { // the publisher stops and joins even when a REQUIRE below throws
-        std::atomic<bool>& stop;
-        std::thread& t;
-        ~joiner()
-        {
-            stop = true;
-            if (t.joinable()) t.join();
-        }
-    } join_publisher{stop, publisher};
 
     std::vector<std::string> seen;
     std::string last;
@@ -410,12 +400,14 @@ TEST_CASE("channel: stop() ends a server whose clients came and went during publ
 {
     std::atomic<int> subscribed{0};
     sse::channel ch;
-    test::server_fixture f;
+    sse::server_options o;
+    o.overflow = sse::overflow_policy::drop_oldest; // a client not being read now keeps the newest events
+    test::server_fixture f(o);
     subscribe_route(f, ch, subscribed);
     f.run(2);
-    std::atomic<bool> stop{false};
-    std::thread publisher([&] {
-        for (int i = 0; i < 200000 && !stop; ++i) {
+    test::worker publisher([&](const std::atomic<bool>& stop) {
+        const auto until = std::chrono::steady_clock::now() + 60s; // until the last client has read
+        for (int i = 0; !stop && std::chrono::steady_clock::now() < until; ++i) {
             ch.publish(sse::event("tick"));
             if (i % 32 == 0) std::this_thread::yield();
         }
@@ -429,7 +421,6 @@ TEST_CASE("channel: stop() ends a server whose clients came and went during publ
     }
     auto live = connect(f, subscribed);
     live.read_events(10);
-    stop = true;
     publisher.join();
     CHECK(f.stop_and_join(std::chrono::seconds(10)));
     CHECK(live.closed_within(5s));

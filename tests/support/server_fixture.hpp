@@ -126,6 +126,29 @@ private:
     bool set_ = false;
 };
 
+/// A thread running `body(stop)` that is told to stop and joined when the test leaves its scope,
+/// also when a REQUIRE throws (a joinable std::thread would end the run with std::terminate).
+class worker {
+public:
+    template <class F>
+    explicit worker(F body) : thread_([this, body = std::move(body)]() mutable { body(stop_); })
+    {
+    }
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+    ~worker() { join(); }
+
+    void join()
+    {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 } // namespace test
 
 #endif
