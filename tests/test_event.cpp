@@ -25,6 +25,23 @@ TEST_CASE("event: the tutorial's frame", "[event]")
     CHECK(sse::to_string(e) == "id: 1\nevent: myCustomEvent\nretry: 5000\ndata: This is message number 1\n\n");
 }
 
+TEST_CASE("event: every field, with data on one line or many, appended after what is there", "[event]")
+{
+    using ms = std::chrono::milliseconds;
+    const auto all = [](std::string data) {
+        return sse::event(std::move(data)).comment("c").id("7").type("t").retry(ms(2147483647));
+    };
+    std::string out = "before\n";
+    sse::serialize(all("one line"), out);
+    CHECK(out == "before\n: c\nid: 7\nevent: t\nretry: 2147483647\ndata: one line\n\n");
+    out = "before\n";
+    sse::serialize(all("two\nlines"), out);
+    CHECK(out == "before\n: c\nid: 7\nevent: t\nretry: 2147483647\ndata: two\ndata: lines\n\n");
+    CHECK(sse::to_string(all("bad \xC0 byte")) ==
+          ": c\nid: 7\nevent: t\nretry: 2147483647\ndata: bad \xEF\xBF\xBD byte\n\n");
+    CHECK(sse::to_string(sse::event().reset_id().retry(ms(0))) == "id:\nretry: 0\ndata:\n\n");
+}
+
 TEST_CASE("event: data lines split on LF and CRLF and lone CR", "[event]")
 {
     CHECK(sse::to_string(sse::event("a\nb")) == "data: a\ndata: b\n\n");

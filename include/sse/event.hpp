@@ -6,6 +6,7 @@
 #include <sse/detail/utf8.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -162,15 +163,32 @@ void for_each_line(std::string_view text, F&& line)
     line(std::string_view(start, static_cast<std::size_t>(end - start)));
 }
 
-inline void append_field(std::string& out, std::string_view name, std::string_view value)
+/// Bytes of the line `name: value` (`name:` when `value` is empty), its LF included.
+inline std::size_t field_size(std::string_view name, std::string_view value) noexcept
 {
-    out.append(name);
-    out.push_back(':');
+    return name.size() + (value.empty() ? 2 : 3 + value.size());
+}
+
+/// Writes the line `field_size(name, value)` counts at `p`; returns the end of it.
+inline char* put_field(char* p, std::string_view name, std::string_view value) noexcept
+{
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
     if (!value.empty()) {
-        out.push_back(' ');
-        out.append(value);
+        *p++ = ' ';
+        std::memcpy(p, value.data(), value.size());
+        p += value.size();
     }
-    out.push_back('\n');
+    *p++ = '\n';
+    return p;
+}
+
+/// True if `text` goes out as it is, on one line: no CR or LF, well-formed UTF-8.
+inline bool single_line(std::string_view text) noexcept
+{
+    return !std::memchr(text.data(), '\n', text.size()) && !std::memchr(text.data(), '\r', text.size()) &&
+           utf8_valid(text);
 }
 
 } // namespace detail
@@ -193,12 +211,31 @@ inline void serialize_comment(std::string_view text, std::string& out)
 /// `data` lines, then the blank line that dispatches it.
 inline void serialize(const event& e, std::string& out)
 {
-    out.reserve(out.size() + e.data().size() + e.type().size() + 32 +
-                (e.id() ? e.id()->size() : 0) + e.comment().size());
     if (!e.comment().empty()) serialize_comment(e.comment(), out);
-    if (e.id()) detail::append_field(out, "id", *e.id());
-    if (!e.type().empty()) detail::append_field(out, "event", e.type());
-    if (e.retry()) detail::append_field(out, "retry", std::to_string(e.retry()->count()));
+    // The fields are single lines (their setters check), and so is most data: those are sized
+    // first and copied into place; data with line breaks or bad bytes goes line by line.
+    char retry[24];
+    std::string_view retry_text;
+    if (e.retry()) {
+        const auto r = std::to_chars(retry, retry + sizeof retry, e.retry()->count());
+        retry_text = std::string_view(retry, static_cast<std::size_t>(r.ptr - retry));
+    }
+    const bool one_line = detail::single_line(e.data());
+    std::size_t n = one_line ? detail::field_size("data", e.data()) + 1 : 0;
+    if (e.id()) n += detail::field_size("id", *e.id());
+    if (!e.type().empty()) n += detail::field_size("event", e.type());
+    if (e.retry()) n += detail::field_size("retry", retry_text);
+    const std::size_t at = out.size();
+    out.resize(at + n);
+    char* p = &out[at];
+    if (e.id()) p = detail::put_field(p, "id", *e.id());
+    if (!e.type().empty()) p = detail::put_field(p, "event", e.type());
+    if (e.retry()) p = detail::put_field(p, "retry", retry_text);
+    if (one_line) {
+        *detail::put_field(p, "data", e.data()) = '\n';
+        return;
+    }
+    out.reserve(out.size() + e.data().size() + 16);
     detail::for_each_line(e.data(), [&](std::string_view line) {
         out.append("data:");
         if (!line.empty()) {

@@ -14,8 +14,11 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -51,14 +54,18 @@ settings parse(int argc, char** argv)
     return s;
 }
 
-// `<monotonic ns> <padding>`, `size` bytes in all.
+// `<monotonic ns> <padding>`, `size` bytes in all (more if the number does not fit).
 std::string payload(std::size_t size)
 {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    std::string s = std::to_string(static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
-    s.push_back(' ');
-    if (s.size() < size) s.append(size - s.size(), 'x');
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits,
+                                   static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec).ptr;
+    const auto n = static_cast<std::size_t>(end - digits);
+    std::string s(std::max(size, n + 1), 'x');
+    std::memcpy(s.data(), digits, n);
+    s[n] = ' ';
     return s;
 }
 
