@@ -15,7 +15,13 @@
  * more than one second behind schedule, the backlog is skipped (and counted)
  * rather than replayed.
  *
- * usage: floor --port P [--rate R] [--payload B] [--batch K] [--max-seconds S]
+ * With --ticker-ms T instead, every stream gets its own event every T ms from
+ * the moment its head went out (the per-stream timer pattern), as
+ *     id: <n>\ndata: <CLOCK_MONOTONIC ns> <padding>\n\n
+ * one send() each.  All periods are equal, so the streams wait in one FIFO in
+ * due order; the loop wakes at millisecond granularity, like libuv and Asio.
+ *
+ * usage: floor --port P [--rate R | --ticker-ms T] [--payload B] [--batch K] [--max-seconds S]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,6 +48,8 @@ struct conn {
   int streaming;     /* head sent, member of the active list */
   int head_match;    /* progress through "\r\n\r\n" of the request */
   size_t active_pos; /* index in active[] while streaming */
+  unsigned gen;      /* bumped when the fd is dropped: older ticker entries are stale */
+  unsigned long long ticks; /* ticker events sent (the next id) */
   char *tail;        /* unsent rest of a partially written batch */
   size_t tail_len, tail_off;
 };
@@ -52,6 +60,16 @@ static int *g_active;        /* fds of streaming connections */
 static size_t g_nactive;
 static int g_ep;
 static unsigned long long g_events, g_sends, g_dropped, g_skipped, g_accepted;
+
+/* Ticker mode: streams in due order (a growable ring). */
+struct tick_entry {
+  int fd;
+  unsigned gen;
+  int64_t due;
+};
+static struct tick_entry *g_ring;
+static size_t g_ring_cap, g_ring_head, g_ring_len;
+static int64_t g_ticker_ns;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -80,7 +98,9 @@ static void drop_conn(int fd) {
     g_conns[last].active_pos = c->active_pos;
   }
   free(c->tail);
+  unsigned gen = c->gen + 1;
   memset(c, 0, sizeof *c);
+  c->gen = gen;
   close(fd);
 }
 
@@ -124,6 +144,21 @@ static void flush_tail(int fd) {
   }
 }
 
+static int ring_push(int fd, unsigned gen, int64_t due) {
+  if (g_ring_len == g_ring_cap) { /* grow, unwrapping the ring */
+    size_t cap = g_ring_cap ? 2 * g_ring_cap : 1024;
+    struct tick_entry *r = malloc(cap * sizeof *r);
+    if (!r) return 0;
+    for (size_t i = 0; i < g_ring_len; ++i) r[i] = g_ring[(g_ring_head + i) % g_ring_cap];
+    free(g_ring);
+    g_ring = r;
+    g_ring_cap = cap;
+    g_ring_head = 0;
+  }
+  g_ring[(g_ring_head + g_ring_len++) % g_ring_cap] = (struct tick_entry){fd, gen, due};
+  return 1;
+}
+
 /* Reads the request (only its end matters) or notices the peer closing. */
 static void on_readable(int fd) {
   struct conn *c = &g_conns[fd];
@@ -143,6 +178,10 @@ static void on_readable(int fd) {
   c->streaming = 1;
   c->active_pos = g_nactive;
   g_active[g_nactive++] = fd;
+  if (g_ticker_ns > 0 && !ring_push(fd, c->gen, now_ns() + g_ticker_ns)) {
+    drop_conn(fd);
+    return;
+  }
   write_conn(fd, kHead, sizeof kHead - 1);
 }
 
@@ -164,9 +203,9 @@ static void accept_all(int lfd, int max_fds) {
 }
 
 /* Formats K events (same stamp) into buf; returns the byte count. */
-static size_t build_batch(char *buf, int batch, int payload) {
+static size_t build_batch(char *buf, int batch, int payload, int64_t stamp_ns) {
   char stamp[32];
-  int slen = snprintf(stamp, sizeof stamp, "%lld", (long long)now_ns());
+  int slen = snprintf(stamp, sizeof stamp, "%lld", (long long)stamp_ns);
   int pad = payload - slen - 1;
   size_t n = 0;
   if (pad < 0) pad = 0;
@@ -185,7 +224,7 @@ static size_t build_batch(char *buf, int batch, int payload) {
 }
 
 static void broadcast(char *buf, int batch, int payload) {
-  size_t len = build_batch(buf, batch, payload);
+  size_t len = build_batch(buf, batch, payload, now_ns());
   /* Iterate backwards: write_conn may swap-remove the current entry. */
   for (size_t i = g_nactive; i-- > 0;) {
     int fd = g_active[i];
@@ -198,26 +237,53 @@ static void broadcast(char *buf, int batch, int payload) {
   g_events += (unsigned long long)batch;
 }
 
+/* Sends every stream whose tick is due its event (formatted into buf); returns
+ * the next due time (0: no stream). */
+static int64_t run_ticks(char *buf, int payload) {
+  while (g_ring_len > 0) {
+    struct tick_entry e = g_ring[g_ring_head];
+    struct conn *c = &g_conns[e.fd];
+    int live = c->streaming && c->gen == e.gen;
+    int64_t now = now_ns();
+    if (live && e.due > now) return e.due;
+    g_ring_head = (g_ring_head + 1) % g_ring_cap;
+    --g_ring_len;
+    if (!live) continue; /* the stream closed */
+    size_t len = (size_t)sprintf(buf, "id: %llu\n", ++c->ticks);
+    len += build_batch(buf + len, 1, payload, now);
+    ++g_events;
+    if (c->tail)
+      ++g_dropped;
+    else
+      write_conn(e.fd, buf, len);
+    if (c->streaming && c->gen == e.gen && !ring_push(e.fd, e.gen, e.due + g_ticker_ns)) drop_conn(e.fd);
+  }
+  return 0;
+}
+
 static void usage(void) {
-  fprintf(stderr, "usage: floor --port P [--rate R] [--payload B] [--batch K] [--max-seconds S]\n");
+  fprintf(stderr,
+          "usage: floor --port P [--rate R | --ticker-ms T] [--payload B] [--batch K] [--max-seconds S]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int port = 0, batch = 1, payload = 64;
-  double rate = 0, max_seconds = 600;
+  double rate = 0, ticker_ms = 0, max_seconds = 600;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *a = argv[i], *v = argv[i + 1];
     if (!strcmp(a, "--port")) port = atoi(v);
     else if (!strcmp(a, "--rate")) rate = atof(v);
     else if (!strcmp(a, "--payload")) payload = atoi(v);
     else if (!strcmp(a, "--batch")) batch = atoi(v);
+    else if (!strcmp(a, "--ticker-ms")) ticker_ms = atof(v);
     else if (!strcmp(a, "--max-seconds")) max_seconds = atof(v);
     else usage();
   }
   if (argc % 2 == 0 || port <= 0 || port > 65535 || batch < 1 || payload < 0 || payload > 1 << 20 ||
-      rate < 0 || max_seconds <= 0)
+      rate < 0 || ticker_ms < 0 || (rate > 0 && ticker_ms > 0) || max_seconds <= 0)
     usage();
+  g_ticker_ns = (int64_t)(ticker_ms * 1e6);
 
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -235,7 +301,7 @@ int main(int argc, char **argv) {
 
   g_conns = calloc((size_t)max_fds, sizeof *g_conns);
   g_active = calloc((size_t)max_fds, sizeof *g_active);
-  char *buf = malloc((size_t)batch * ((size_t)payload + 40));
+  char *buf = malloc((size_t)batch * ((size_t)payload + 40) + 32); /* + an id line */
   if (!g_conns || !g_active || !buf) return 1;
 
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -252,8 +318,8 @@ int main(int argc, char **argv) {
   }
   g_ep = epoll_create1(EPOLL_CLOEXEC);
   set_events(lfd, EPOLLIN, EPOLL_CTL_ADD);
-  fprintf(stderr, "floor: listening on 127.0.0.1:%d rate=%g payload=%d batch=%d\n", port, rate,
-          payload, batch);
+  fprintf(stderr, "floor: listening on 127.0.0.1:%d rate=%g ticker-ms=%g payload=%d batch=%d\n", port,
+          rate, ticker_ms, payload, batch);
 
   const int64_t period = rate > 0 ? (int64_t)((double)batch * NS_PER_SEC / rate) : 0;
   const int64_t deadline = now_ns() + (int64_t)(max_seconds * NS_PER_SEC);
@@ -264,6 +330,10 @@ int main(int argc, char **argv) {
     if (now >= deadline) break;
     int timeout_ms = 1000;
     if (period > 0) timeout_ms = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+    if (g_ticker_ns > 0) {
+      int64_t due = run_ticks(buf, payload);
+      if (due > 0) timeout_ms = (int)((due - now_ns() + 999999) / 1000000);
+    }
     int n = epoll_wait(g_ep, evs, 256, timeout_ms);
     for (int i = 0; i < n; ++i) {
       int fd = evs[i].data.fd;
