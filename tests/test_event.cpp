@@ -152,3 +152,25 @@ TEST_CASE("event: line breaks and UTF-8 are handled at every offset of long data
     const auto ev = round_trip(sse::event(many_cr));
     CHECK(std::count(ev.data.begin(), ev.data.end(), '\n') == 1000);
 }
+
+TEST_CASE("event: escape_line_separators writes U+2028, U+2029 and U+0085 as JSON escapes", "[event]")
+{
+    // The three characters Python's str.splitlines() breaks on beyond CR and LF, in UTF-8.
+    const std::string ls = "\xE2\x80\xA8", ps = "\xE2\x80\xA9", nel = "\xC2\x85";
+    CHECK(sse::escape_line_separators(R"({"a":"x)" + ls + "y" + ps + nel + R"("})") ==
+          R"({"a":"x\u2028y\u2029\u0085"})");
+    CHECK(sse::escape_line_separators(ls + ls) == R"(\u2028\u2028)");
+    // Everything else is untouched: other characters that share lead bytes, ASCII, escapes
+    // already there, and sequences cut short at the end.
+    const std::string others = "\xE2\x80\xA7\xE2\x80\xAA\xC2\x84\xC2\x86 \xC3\xA9 \\u2028 \xE2\x80 \xC2";
+    CHECK(sse::escape_line_separators(others) == others);
+    CHECK(sse::escape_line_separators("") == "");
+    CHECK(sse::escape_line_separators("\xE2\x80") == "\xE2\x80");
+
+    // On the wire, no line separator is left for a splitlines() client to cut at, and a spec
+    // client reads the escaped JSON text back.
+    const auto data = sse::escape_line_separators(R"(["one)" + ls + "two" + nel + R"(three"])");
+    const auto wire = sse::to_string(sse::event(data));
+    for (const auto& sep : {ls, ps, nel}) CHECK(wire.find(sep) == std::string::npos);
+    CHECK(round_trip(sse::event(data)).data == R"(["one\u2028two\u0085three"])");
+}

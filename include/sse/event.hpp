@@ -255,6 +255,33 @@ inline std::string to_string(const event& e)
     return out;
 }
 
+/** @brief `json` with U+2028, U+2029 and U+0085 written as the JSON escapes `\u2028`,
+    `\u2029` and `\u0085`, everything else unchanged.
+
+    Spec clients (browsers, npm `eventsource`) break lines on CR and LF only, but clients that
+    split with Python's `str.splitlines()` also break on these three characters and so cut an
+    event's data apart. Valid JSON can hold them only inside strings, where the escape means the
+    same character, so the result parses to the same value. Use it for JSON data only: in other
+    text the escapes would be literal. */
+inline std::string escape_line_separators(std::string_view json)
+{
+    std::string out;
+    out.reserve(json.size());
+    const auto at = [&](std::size_t i) { return i < json.size() ? static_cast<unsigned char>(json[i]) : 0u; };
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        if (at(i) == 0xC2 && at(i + 1) == 0x85) { // U+0085
+            out += "\\u0085";
+            i += 1;
+        } else if (at(i) == 0xE2 && at(i + 1) == 0x80 && (at(i + 2) == 0xA8 || at(i + 2) == 0xA9)) { // U+2028, U+2029
+            out += at(i + 2) == 0xA8 ? "\\u2028" : "\\u2029";
+            i += 2;
+        } else {
+            out += json[i];
+        }
+    }
+    return out;
+}
+
 namespace detail {
 /// `e` serialized once into the immutable buffer that queues share.
 inline shared_buffer serialized(const event& e) { return make_shared_buffer(to_string(e)); }

@@ -8,7 +8,8 @@
 // as it was); the wire has no CR, every line is a comment or a known field, and the event ends
 // with its only blank line; a spec client dispatches exactly one event with the same type (or
 // "message"), the data with CR/CRLF turned into LF and malformed UTF-8 into U+FFFD, the same id
-// and retry; a comment alone never sets a field or dispatches.
+// and retry; a comment alone never sets a field or dispatches; escape_line_separators() leaves
+// none of U+2028, U+2029, U+0085 and grows the data by exactly their escapes.
 #include "check.hpp"
 #include "support/sse_parser.hpp"
 
@@ -165,5 +166,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     test::sse_parser quiet;
     quiet.feed(alone + "\n");
     FUZZ_CHECK(quiet.events.empty() && quiet.last_event_id.empty() && quiet.retry == -1);
+
+    // each U+2028/U+2029 (3 bytes) and U+0085 (2 bytes) becomes a 6-byte escape; nothing else changes size
+    const auto count = [](std::string_view s, std::string_view what) {
+        std::size_t n = 0;
+        for (auto at = s.find(what); at != s.npos; at = s.find(what, at + what.size())) ++n;
+        return n;
+    };
+    const std::string ls = "\xE2\x80\xA8", ps = "\xE2\x80\xA9", nel = "\xC2\x85";
+    const std::string escaped = sse::escape_line_separators(data);
+    FUZZ_CHECK(count(escaped, ls) == 0 && count(escaped, ps) == 0 && count(escaped, nel) == 0);
+    FUZZ_CHECK(escaped.size() == data.size() + 3 * (count(data, ls) + count(data, ps)) + 4 * count(data, nel));
     return 0;
 }
