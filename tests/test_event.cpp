@@ -155,7 +155,7 @@ TEST_CASE("event: line breaks and UTF-8 are handled at every offset of long data
 
 TEST_CASE("event: escape_line_separators writes U+2028, U+2029 and U+0085 as JSON escapes", "[event]")
 {
-    // The three characters Python's str.splitlines() breaks on beyond CR and LF, in UTF-8.
+    // The characters beyond ASCII that Python's str.splitlines() breaks on, in UTF-8.
     const std::string ls = "\xE2\x80\xA8", ps = "\xE2\x80\xA9", nel = "\xC2\x85";
     CHECK(sse::escape_line_separators(R"({"a":"x)" + ls + "y" + ps + nel + R"("})") ==
           R"({"a":"x\u2028y\u2029\u0085"})");

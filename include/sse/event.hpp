@@ -260,8 +260,9 @@ inline std::string to_string(const event& e)
 
     Spec clients (browsers, npm `eventsource`) break lines on CR and LF only, but clients that
     split with Python's `str.splitlines()` also break on these three characters and so cut an
-    event's data apart. Valid JSON can hold them only inside strings, where the escape means the
-    same character, so the result parses to the same value. Use it for JSON data only: in other
+    event's data apart (the ASCII controls it breaks on are never raw in valid JSON). Valid JSON
+    can hold these three only inside strings, where the escape means the same character, so the
+    result parses to the same value. Use it for JSON data only: in other
     text the escapes would be literal. */
 inline std::string escape_line_separators(std::string_view json)
 {

@@ -18,8 +18,9 @@
  * With --ticker-ms T instead, every stream gets its own event every T ms from
  * the moment its head went out (the per-stream timer pattern), as
  *     id: <n>\ndata: <CLOCK_MONOTONIC ns> <padding>\n\n
- * one send() each.  All periods are equal, so the streams wait in one FIFO in
- * due order; the loop wakes at millisecond granularity, like libuv and Asio.
+ * one send() each (--batch applies to --rate only).  All periods are equal, so
+ * the streams wait in one FIFO in due order; the loop wakes at millisecond
+ * granularity, like libuv and Asio.
  *
  * usage: floor --port P [--rate R | --ticker-ms T] [--payload B] [--batch K] [--max-seconds S]
  */
@@ -144,6 +145,11 @@ static void flush_tail(int fd) {
   }
 }
 
+/* The stream a ticker entry was made for is still the one on its fd. */
+static int tick_live(const struct tick_entry *e) {
+  return g_conns[e->fd].streaming && g_conns[e->fd].gen == e->gen;
+}
+
 static int ring_push(int fd, unsigned gen, int64_t due) {
   if (g_ring_len == g_ring_cap) { /* grow, unwrapping the ring */
     size_t cap = g_ring_cap ? 2 * g_ring_cap : 1024;
@@ -243,7 +249,7 @@ static int64_t run_ticks(char *buf, int payload) {
   while (g_ring_len > 0) {
     struct tick_entry e = g_ring[g_ring_head];
     struct conn *c = &g_conns[e.fd];
-    int live = c->streaming && c->gen == e.gen;
+    int live = tick_live(&e);
     int64_t now = now_ns();
     if (live && e.due > now) return e.due;
     g_ring_head = (g_ring_head + 1) % g_ring_cap;
@@ -256,7 +262,7 @@ static int64_t run_ticks(char *buf, int payload) {
       ++g_dropped;
     else
       write_conn(e.fd, buf, len);
-    if (c->streaming && c->gen == e.gen && !ring_push(e.fd, e.gen, e.due + g_ticker_ns)) drop_conn(e.fd);
+    if (tick_live(&e) && !ring_push(e.fd, e.gen, e.due + g_ticker_ns)) drop_conn(e.fd); /* the send may have dropped it */
   }
   return 0;
 }

@@ -173,7 +173,7 @@ start_server() {
   local kind=$1 port=$2 rate=$3 ticker=$4 logp=$5
   SUB_PATH=/events
   case $kind in
-    floor)  # the ticker pattern: a timer per stream instead of the broadcast
+    floor)  # ticker points: a timer per stream (--ticker-ms) instead of the broadcast (--rate)
       local pace=(--rate "$rate")
       ((ticker > 0)) && pace=(--ticker-ms "$ticker")
       "${SERVER_PIN[@]}" "$BUILD_DIR/floor" --port "$port" "${pace[@]}" --payload "$PAYLOAD" \
