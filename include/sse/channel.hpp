@@ -3,11 +3,12 @@
 #define ASIO_SSE_CHANNEL_HPP
 
 #include <sse/detail/history.hpp>
+#include <sse/detail/membership.hpp>
+#include <sse/detail/send_queue.hpp>
 #include <sse/event.hpp>
 #include <sse/options.hpp>
 #include <sse/stream.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -81,23 +82,12 @@ public:
         `Last-Event-ID` (header, or `lastEventId` query parameter). */
     void subscribe(const stream_ptr& s) { subscribe(s, s->request().last_event_id()); }
 
-    /// Adds `s`, first queueing the history after `last_event_id` (none if empty).
-    void subscribe(const stream_ptr& s, std::string_view last_event_id)
-    {
-        {
-            std::lock_guard<std::mutex> lock(impl_->mu);
-            auto& subs = impl_->subscribers;
-            if (std::find(subs.begin(), subs.end(), s) != subs.end()) return;
-            impl_->replay(*s, last_event_id);
-            subs.push_back(s);
-        }
-        s->on_close([weak = std::weak_ptr<impl>(impl_), raw = s.get()](std::error_code) {
-            if (auto i = weak.lock()) i->remove(raw);
-        });
-    }
+    /// Adds `s`, first queueing the history after `last_event_id` (none if empty). No effect if
+    /// `s` is subscribed already, or closing. O(1) in the channel's size.
+    void subscribe(const stream_ptr& s, std::string_view last_event_id) { impl_->add(s, last_event_id); }
 
-    /// Removes `s` (it stays open).
-    void unsubscribe(const stream_ptr& s) { impl_->remove(s.get()); }
+    /// Removes `s` (it stays open); undoes all that `subscribe` did. O(1) in the channel's size.
+    void unsubscribe(const stream_ptr& s) { impl_->drop(*s); }
 
     /** @brief Sends `e` to every subscriber (those `to` accepts, if given) and records it in
         the history. @return the event's id (assigned by the channel, or the publisher's). */
@@ -122,11 +112,52 @@ public:
     }
 
 private:
-    struct impl {
+    // A subscriber: the stream, and where its membership of this channel is recorded.
+    struct subscriber {
+        stream_ptr s;
+        detail::membership* m;
+    };
+
+    struct impl final : detail::subscriber_list, std::enable_shared_from_this<impl> {
         explicit impl(channel_options o)
             : options(std::move(o)), past(options.history_events, options.history_bytes, options.history_age)
         {
             if (!options.missed_event.empty()) event().type(options.missed_event); // validates
+        }
+
+        void add(const stream_ptr& s, std::string_view last_event_id)
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            detail::membership* m = s->join(shared_from_this());
+            if (!m) return; // subscribed already, or closing
+            replay(*s, last_event_id);
+            m->index = subscribers.size();
+            subscribers.push_back({s, m});
+        }
+
+        void drop(stream& s)
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            const std::size_t at = s.leave(shared_from_this());
+            if (at != detail::membership::none) erase(at);
+        }
+
+        // detail::subscriber_list: a closing stream leaves.
+        void remove(detail::membership& m) override
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (m.index < subscribers.size() && subscribers[m.index].m == &m) erase(m.index);
+        }
+
+        // Under mu: removes the subscriber at `i` (the last one takes its place).
+        void erase(std::size_t i)
+        {
+            subscribers[i].m->index = detail::membership::none;
+            if (i + 1 != subscribers.size()) {
+                subscribers[i] = std::move(subscribers.back());
+                subscribers[i].m->index = i;
+            }
+            subscribers.pop_back();
         }
 
         std::string publish(event e, filter to)
@@ -139,16 +170,14 @@ private:
             const auto now = detail::history::clock::now();
             ++counts.published;
             // Deliver first, then record: the history takes ownership of the filter. A subscriber
-            // that refuses (closing) is forgotten here; it also leaves through on_close.
+            // that refuses (closing) is forgotten here (its closing finds it gone).
             for (std::size_t i = 0; i < subscribers.size();) {
-                auto& s = subscribers[i];
-                if ((!to || to(*s)) &&
-                    !s->enqueue(bytes, e.id() ? &last_id : nullptr, stream::item::event, nullptr, options.overflow)) {
-                    s = std::move(subscribers.back());
-                    subscribers.pop_back();
-                } else {
+                auto& s = *subscribers[i].s;
+                if ((!to || to(s)) &&
+                    !s.enqueue(bytes, e.id() ? &last_id : nullptr, detail::item_kind::event, nullptr, options.overflow))
+                    erase(i);
+                else
                     ++i;
-                }
             }
             past.add({seq, last_id, std::move(bytes), now, std::move(to)});
             return last_id;
@@ -165,7 +194,7 @@ private:
                 ++counts.missed;
                 if (!options.missed_event.empty())
                     s.enqueue(detail::serialized(event(std::string(last)).type(options.missed_event)),
-                              nullptr, stream::item::replay);
+                              nullptr, detail::item_kind::replay);
                 if (options.on_missed == missed_policy::live_only) return;
                 from = 0;
             }
@@ -173,24 +202,15 @@ private:
             for (std::size_t i = *from; i < entries.size(); ++i) {
                 const auto& e = entries[i];
                 if (e.to && !e.to(s)) continue;
-                replayed += s.enqueue(e.bytes, e.id.empty() ? nullptr : &e.id, stream::item::replay);
+                replayed += s.enqueue(e.bytes, e.id.empty() ? nullptr : &e.id, detail::item_kind::replay);
             }
             counts.replayed += replayed;
-            detail::bump(s.reg_.state().stats.replayed_events, replayed);
-        }
-
-        void remove(const stream* s)
-        {
-            std::lock_guard<std::mutex> lock(mu);
-            auto it = std::find_if(subscribers.begin(), subscribers.end(), [s](const stream_ptr& p) { return p.get() == s; });
-            if (it == subscribers.end()) return;
-            *it = std::move(subscribers.back());
-            subscribers.pop_back();
+            s.count_replayed(replayed);
         }
 
         const channel_options options;
         mutable std::mutex mu; // guards everything below
-        std::vector<stream_ptr> subscribers;
+        std::vector<subscriber> subscribers;
         detail::history past;
         std::uint64_t last_seq = 0;
         std::string last_id;

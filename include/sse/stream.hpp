@@ -3,10 +3,10 @@
 #define ASIO_SSE_STREAM_HPP
 
 #include <sse/detail/asio.hpp>
-#include <sse/detail/exact_allocator.hpp>
+#include <sse/detail/membership.hpp>
+#include <sse/detail/send_queue.hpp>
 #include <sse/detail/server_state.hpp>
 #include <sse/detail/shared_buffer.hpp>
-#include <sse/detail/transport.hpp>
 #include <sse/error.hpp>
 #include <sse/event.hpp>
 #include <sse/request.hpp>
@@ -15,8 +15,8 @@
 #include <any>
 #include <chrono>
 #include <cstdint>
+#include <forward_list>
 #include <functional>
-#include <iterator>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -89,14 +89,14 @@ public:
     /** @brief Queues `e` for sending (fire and forget).
         @return false, and nothing is sent, if the stream is closed or closing, or the event met
         the overflow policy. */
-    bool send(const event& e) { return enqueue(detail::serialized(e), e.id() ? &*e.id() : nullptr, item::event); }
+    bool send(const event& e) { return enqueue(detail::serialized(e), e.id() ? &*e.id() : nullptr, kind::event); }
 
     /// Queues a comment (`: text`, one line per line of `text`); false if not queued.
     bool send_comment(std::string_view text)
     {
         std::string bytes;
         serialize_comment(text, bytes);
-        return enqueue(detail::make_shared_buffer(std::move(bytes)), nullptr, item::comment);
+        return enqueue(detail::make_shared_buffer(std::move(bytes)), nullptr, kind::comment);
     }
 
     /** @brief Sends `e` and completes when it has been written to the socket.
@@ -111,7 +111,7 @@ public:
         return asio::async_initiate<CompletionToken, void(std::error_code)>(
             [self = shared_from_this()](auto handler, event ev) {
                 auto done = self->make_completion(std::move(handler));
-                self->enqueue(detail::serialized(ev), ev.id() ? &*ev.id() : nullptr, item::event, std::move(done));
+                self->enqueue(detail::serialized(ev), ev.id() ? &*ev.id() : nullptr, kind::event, std::move(done));
             },
             token, std::move(e));
     }
@@ -149,6 +149,7 @@ public:
         the write timeout), then the connection closes. Idempotent. */
     void close()
     {
+        if (is_closed()) return;
         asio::dispatch(lane_.strand(), [self = shared_from_this()] { self->begin_close({}, self->options().write_timeout); });
     }
 
@@ -166,13 +167,13 @@ public:
         return last_id_;
     }
 
-    /// Bytes of events, comments and heartbeats queued and not yet written, as counted against
-    /// `max_queue_bytes` (the response head and channel history replays are not counted: their
-    /// size is bounded already).
+    /// What the events, comments and heartbeats queued and not yet written cost against
+    /// `max_queue_bytes`: their bytes plus a fixed charge per item (`server_options::max_queue_bytes`).
+    /// The response head and channel history replays are not counted: their size is bounded already.
     std::size_t queued_bytes() const
     {
         std::lock_guard<std::mutex> lock(mu_);
-        return queued_bytes_;
+        return queue_.bytes();
     }
 
     /** @brief A value the application attaches to the stream (e.g. the authenticated user),
@@ -183,84 +184,18 @@ public:
 protected:
     stream(detail::lane& lane, sse::request req, std::shared_ptr<detail::server_state> state,
            detail::connection_slot slot)
-        : reg_(std::move(state)), slot_(std::move(slot)), lane_(lane), request_(std::move(req))
+        : reg_(std::move(state)), slot_(std::move(slot)), lane_(lane), request_(std::move(req)),
+          queue_(options().max_queue_bytes)
     {
     }
 
-private:
-    friend struct detail::stream_access;
-    friend class channel;
-
-    enum class state : unsigned char { handshake, open, closing, closed };
-    using strand_timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, executor_type>;
-    enum class item : unsigned char { control, event, replay, comment, heartbeat };
-
-    // Whether an item counts against the queue bound.
-    static bool counted(item k) noexcept { return k != item::control && k != item::replay; }
-
-    struct queued {
-        detail::shared_buffer bytes;
-        std::uint64_t seq;
-        item kind;
-    };
-    struct waiter {
-        std::uint64_t seq;
-        std::function<void(std::error_code)> done;
-    };
-
-protected:
-    /// The in-flight items from a position on, as an Asio buffer sequence (no vector of buffers:
-    /// a socket gathers up to 64 per system call, TLS copies up to a record's worth).
-    class write_buffers {
-    public:
-        class const_iterator {
-        public:
-            using iterator_category = std::input_iterator_tag; // multi-pass, but yields values
-            using value_type = asio::const_buffer;
-            using difference_type = std::ptrdiff_t;
-            using pointer = const asio::const_buffer*;
-            using reference = asio::const_buffer;
-
-            const_iterator() = default;
-            const_iterator(const queued* item, std::size_t offset) noexcept : item_(item), offset_(offset) {}
-
-            asio::const_buffer operator*() const noexcept { return asio::buffer(*item_->bytes) + offset_; }
-            const_iterator& operator++() noexcept
-            {
-                ++item_;
-                offset_ = 0;
-                return *this;
-            }
-            const_iterator operator++(int) noexcept
-            {
-                auto before = *this;
-                ++*this;
-                return before;
-            }
-            friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept { return a.item_ == b.item_; }
-            friend bool operator!=(const const_iterator& a, const const_iterator& b) noexcept { return a.item_ != b.item_; }
-
-        private:
-            const queued* item_ = nullptr;
-            std::size_t offset_ = 0; // into the first item
-        };
-
-        write_buffers(const std::vector<queued>& items, std::size_t pos, std::size_t offset) noexcept
-            : begin_(items.data() + pos, offset), end_(items.data() + items.size(), 0)
-        {
-        }
-        const_iterator begin() const noexcept { return begin_; }
-        const_iterator end() const noexcept { return end_; }
-
-    private:
-        const_iterator begin_, end_;
-    };
+    using write_buffers = detail::send_queue::buffer_sequence;
 
     /// Starts one `async_write_some` of `buffers` (the derived class owns the socket); calls `on_write`.
     virtual void start_write(const write_buffers& buffers) = 0;
     /// Starts a read that watches the socket; calls `on_read` when it completes.
     virtual void start_read() = 0;
-    /// Closes the socket.
+    /// Closes the socket (and lets it go once no operation of it is pending).
     virtual void close_transport() noexcept = 0;
 
     /// Writes what of `buffers` the socket takes without waiting (plain TCP); when it takes
@@ -270,20 +205,38 @@ protected:
     // On the strand: `bytes` of the in-flight items were written; writes the rest, if any.
     void on_write(std::error_code ec, std::size_t bytes)
     {
-        if (!ec && !advance(bytes)) return start_write(write_buffers(inflight_, write_pos_, write_offset_));
+        if (!ec && !advance(bytes) && !finished_) return start_write(queue_.buffers());
         if (settle(ec, clock::now())) flush();
     }
 
     void on_read(std::error_code ec)
     {
+        if (finished_) return;
         if (ec)
             finish(ec); // the client went away (eof, reset) or the socket was closed
         else
             start_read(); // a client may send bytes; they mean nothing on a stream
     }
 
+    /// On the strand: whether the stream has ended (its transport may go once idle).
+    bool finished() const noexcept { return finished_; }
+
 private:
+    friend struct detail::stream_access;
+    friend class channel;
+
+    enum class state : unsigned char { handshake, open, closing, closed };
+    using strand_timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, executor_type>;
+    using kind = detail::item_kind;
+    using results = detail::send_queue::results;
+
     const server_options& options() const noexcept { return reg_.state().options; }
+
+    bool is_closed() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return state_ == state::closed;
+    }
 
     // Type-erases a completion handler: calling the result posts the handler to its associated
     // executor (default: the strand), which is kept busy (outstanding work) until then.
@@ -296,43 +249,40 @@ private:
         return [held, ex](std::error_code ec) { asio::post(ex, [held, ec]() mutable { std::move(*held)(ec); }); };
     }
 
+    // Calls completions (each only posts its handler), outside the lock.
+    static void complete(results& r)
+    {
+        for (auto& c : r) c.first(c.second);
+    }
+
     /// Queues bytes from any thread; `id` (if any) becomes `last_event_id()`. Items of kind
     /// `replay` and `control` are exempt from the queue bound (their source is bounded).
-    bool enqueue(detail::shared_buffer bytes, const std::string* id, item kind,
+    bool enqueue(detail::shared_buffer bytes, const std::string* id, kind k,
                  std::function<void(std::error_code)> done = nullptr,
                  std::optional<overflow_policy> policy = std::nullopt)
     {
-        bool flush_due = false, overflow_close = false;
-        std::vector<waiter> dropped;
+        bool flush_due = false;
+        detail::send_queue::pushed r{false, 0};
+        results out;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ == state::closing || state_ == state::closed || close_requested_) {
                 if (done) done(error::stream_closed); // only posts
                 return false;
             }
-            const std::size_t size = bytes->size();
-            if (counted(kind) && queued_bytes_ != 0 && queued_bytes_ + size > options().max_queue_bytes) {
-                if (policy.value_or(options().overflow) == overflow_policy::disconnect) {
-                    overflow_close = true;
-                    state_ = state::closing; // refuse everything else; finish() follows at once
-                    close_reason_ = error::queue_overflow; // also if a flush gets to end it first
-                } else {
-                    drop_oldest(size, dropped);
-                }
-            }
-            if (!overflow_close) {
-                const std::uint64_t seq = ++seq_;
-                pending_.push_back({std::move(bytes), seq, kind});
-                if (counted(kind)) queued_bytes_ += size;
+            r = queue_.push(std::move(bytes), k, policy.value_or(options().overflow), std::move(done), out);
+            if (!r.queued) {
+                state_ = state::closing; // refuse everything else; finish() follows at once
+                close_reason_ = error::queue_overflow; // also if a flush gets to end it first
+            } else {
                 if (id) last_id_ = *id;
-                if (done) waiters_.push_back({seq, std::move(done)});
-                if (state_ == state::open && !writing_ && !flush_due_) flush_due = flush_due_ = true;
+                if (state_ == state::open && !queue_.in_flight() && !flush_due_) flush_due = flush_due_ = true;
             }
         }
-        for (auto& w : dropped) w.done(error::queue_overflow);
-        if (overflow_close) {
+        if (r.dropped_events) detail::bump(reg_.state().stats.events_dropped, r.dropped_events);
+        complete(out);
+        if (!r.queued) {
             detail::bump(reg_.state().stats.slow_disconnects);
-            if (done) done(error::queue_overflow);
             // posted, never inline: the caller may hold a channel lock that finish() needs
             asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::queue_overflow); });
             return false;
@@ -341,107 +291,52 @@ private:
         return true;
     }
 
-    // Under mu_: drops the oldest pending events until `incoming` fits. Uncounted items (the
-    // response head, replays) are never dropped, and do not stop the dropping of events after them.
-    void drop_oldest(std::size_t incoming, std::vector<waiter>& dropped)
-    {
-        const std::size_t max = options().max_queue_bytes;
-        std::size_t freed = 0, dropped_events = 0;
-        const std::uint64_t first_pending = pending_.empty() ? 0 : pending_.front().seq;
-        std::uint64_t last_dropped = 0;
-        std::vector<queued> kept;
-        kept.reserve(pending_.size());
-        for (auto& it : pending_) {
-            if (queued_bytes_ - freed + incoming > max && counted(it.kind)) {
-                freed += it.bytes->size();
-                dropped_events += it.kind == item::event;
-                last_dropped = it.seq;
-            } else {
-                kept.push_back(std::move(it));
-            }
-        }
-        if (freed == 0) return;
-        pending_.swap(kept);
-        queued_bytes_ -= freed;
-        detail::bump(reg_.state().stats.events_dropped, dropped_events);
-        // Only events sent with async_send have waiters. Those of the items being written
-        // (seq < first_pending) stay: their bytes are on their way.
-        take_waiters(first_pending, last_dropped, dropped);
-    }
-
-    // Under mu_: moves the waiters of the items from..upto (by seq) into `out`.
-    void take_waiters(std::uint64_t from, std::uint64_t upto, std::vector<waiter>& out)
-    {
-        auto begin = waiters_.begin();
-        while (begin != waiters_.end() && begin->seq < from) ++begin;
-        auto end = begin;
-        while (end != waiters_.end() && end->seq <= upto) ++end;
-        std::move(begin, end, std::back_inserter(out));
-        waiters_.erase(begin, end);
-    }
-
-    // On the strand: counts `bytes` written and steps past them; returns whether all in-flight
-    // items are out.
+    // On the strand: counts `bytes` written; returns whether the whole batch in flight is out.
     bool advance(std::size_t bytes)
     {
         detail::bump(reg_.state().stats.bytes_sent, bytes);
-        for (; write_pos_ < inflight_.size(); ++write_pos_, write_offset_ = 0) { // past empty items too
-            const std::size_t left = inflight_[write_pos_].bytes->size() - write_offset_;
-            if (bytes < left) {
-                write_offset_ += bytes;
-                return false;
-            }
-            bytes -= left;
-        }
-        return true;
+        return queue_.advance(bytes);
     }
 
-    // On the strand: writes the in-flight items, at once as far as the socket takes them without
-    // waiting. Returns false when the rest goes on asynchronously (on_write follows). A system
-    // call gathers at most 64 items: while the socket takes every byte offered (the write ends
-    // between two items), the next ones are offered at once too.
+    // On the strand: writes the batch in flight, at once as far as the socket takes it without
+    // waiting. Returns false when the rest goes on asynchronously (on_write follows). While the
+    // socket takes every byte offered (the write ends between two items), it is offered more.
     bool write_at_once(std::error_code& ec)
     {
         for (;;) {
-            const std::size_t n = try_write(write_buffers(inflight_, write_pos_, write_offset_), ec);
+            const std::size_t n = try_write(queue_.buffers(), ec);
             if (ec == asio::error::would_block) ec = {};
             if (ec || advance(n)) return true;
-            if (n == 0 || write_offset_ != 0) break;
+            if (n == 0 || queue_.mid_item()) break;
         }
-        start_write(write_buffers(inflight_, write_pos_, write_offset_));
+        start_write(queue_.buffers());
         return false;
     }
 
-    // On the strand: the in-flight items are written at `now` (or the write failed, and the
+    // On the strand: the batch in flight is written at `now` (or the write failed, and the
     // stream ends). Returns whether a flush has more to do (more is pending, or a close).
     bool settle(std::error_code ec, clock::time_point now)
     {
-        std::vector<waiter> ready;
-        std::size_t events = 0, heartbeats = 0;
+        results done;
+        detail::send_queue::settled held{0, 0};
         bool more = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
-            writing_ = false;
-            more = !pending_.empty() || state_ == state::closing;
+            held = queue_.settle(!ec, done);
+            more = queue_.has_pending() || state_ == state::closing;
             last_write_ = now;
-            for (auto& it : inflight_) {
-                events += it.kind == item::event || it.kind == item::replay;
-                heartbeats += it.kind == item::heartbeat;
-                if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
-            }
-            if (!ec && !waiters_.empty()) take_waiters(0, inflight_.back().seq, ready); // all written
         }
-        inflight_.clear();
         if (!ec) {
             auto& st = reg_.state().stats;
-            detail::bump(st.events_sent, events);
-            detail::bump(st.heartbeats_sent, heartbeats);
+            detail::bump(st.events_sent, held.events);
+            detail::bump(st.heartbeats_sent, held.heartbeats);
         }
-        for (auto& w : ready) w.done({});
+        complete(done);
         if (ec) {
             finish(ec);
             return false;
         }
+        if (finished_) return false; // a write that completed as the stream ended
         if (!watching_) { // the answer is out: from now on the socket is the strand's
             watching_ = true;
             start_read();
@@ -449,21 +344,21 @@ private:
         return more;
     }
 
-    // On the strand: writes everything pending (gather writes of up to 64 items per system call,
-    // as many as it takes); once closing and drained, ends. What the socket takes at once needs
-    // no completion handler; after a few such rounds (other threads may keep sending), the lane
-    // schedules the next, so that the strand's other work gets its turn.
+    // On the strand: writes everything pending (batches of up to 64 items, one gather write
+    // each, as many as it takes); once closing and drained, ends. What the socket takes at once
+    // needs no completion handler; after a few batches (other threads may keep sending), the
+    // lane schedules the next, so that the strand's other work gets its turn.
     void flush() override
     {
-        constexpr int rounds = 4; // then the lane's next turn
+        constexpr int rounds = 16; // batches, then the lane's next turn
         for (int round = 0;; ++round) {
             clock::time_point now{};
             enum { nothing, write, end, later } next = nothing;
             {
                 std::lock_guard<std::mutex> lock(mu_);
                 flush_due_ = false;
-                if (writing_ || state_ == state::closed || state_ == state::handshake) return;
-                if (!pending_.empty()) {
+                if (queue_.in_flight() || state_ == state::closed || state_ == state::handshake) return;
+                if (queue_.has_pending()) {
                     next = round == rounds ? later : write;
                     if (next == write) take_off(now = clock::now());
                     flush_due_ = next == later;
@@ -479,13 +374,11 @@ private:
         }
     }
 
-    // Under mu_: what is pending goes in flight (the caller then starts writing it).
+    // Under mu_: the next batch goes in flight (the caller then starts writing it).
     void take_off(clock::time_point now)
     {
-        inflight_.swap(pending_);
-        writing_ = true;
+        queue_.take();
         write_started_ = now;
-        write_pos_ = write_offset_ = 0;
     }
 
     // On the strand: stop accepting sends; flush, then close (or close at once when `within` is 0).
@@ -505,11 +398,14 @@ private:
         flush();
     }
 
-    // On the strand: the end, for `reason` (none: the reason it is closing for, if any). Runs once.
+    // On the strand: the end, for `reason` (none: the reason it is closing for, if any). Runs
+    // once. Afterwards the stream holds no socket (once its last operation completes), no timer,
+    // no registration and no channel membership: the application may keep it as long as it likes.
     void finish(std::error_code reason)
     {
         std::vector<std::function<void(std::error_code)>> callbacks;
-        std::vector<waiter> waiters;
+        std::forward_list<detail::membership> channels;
+        results waiters;
         bool opened = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
@@ -517,17 +413,19 @@ private:
             state_ = state::closed;
             opened = opened_;
             callbacks.swap(close_callbacks_);
-            waiters.swap(waiters_);
-            for (const auto& it : pending_) // in-flight bytes leave in on_write
-                if (counted(it.kind)) queued_bytes_ -= it.bytes->size();
-            pending_.clear();
+            channels.swap(memberships_);
+            queue_.close(waiters); // in-flight items leave in on_write
             if (reason) close_reason_ = reason; // under the lock: open() may read it
+            reg_.leave();
         }
+        finished_ = true;
         close_transport();
         if (timers_)
             for (auto& t : *timers_) t.cancel();
         slot_.release();
-        for (auto& w : waiters) w.done(error::stream_closed);
+        for (auto& m : channels)
+            if (auto ch = m.channel.lock()) ch->remove(m);
+        complete(waiters);
         if (opened) count_closed(close_reason_);
         for (auto& cb : callbacks) invoke([&] { cb(close_reason_); });
     }
@@ -546,6 +444,7 @@ private:
 
     void start_timer(clock::duration d, std::function<void()> fn, bool repeat)
     {
+        if (is_closed()) return;
         asio::dispatch(lane_.strand(), [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
             if (!self->is_open()) return;
             auto& timers = self->timers_;
@@ -589,17 +488,18 @@ private:
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ == state::closed || state_ == state::handshake) return;
-            if (writing_ && now - write_started_ >= o.write_timeout)
+            const bool writing = queue_.in_flight();
+            if (writing && now - write_started_ >= o.write_timeout)
                 act = stalled;
             else if (state_ == state::closing && now >= close_deadline_)
                 act = overdue;
-            else if (state_ == state::open && !writing_ && pending_.empty() && o.heartbeat.count() > 0 &&
+            else if (state_ == state::open && !writing && !queue_.has_pending() && o.heartbeat.count() > 0 &&
                      now - last_write_ >= o.heartbeat)
                 act = ping;
         }
         if (act == ping) {
             static const auto bytes = detail::make_shared_buffer(":\n");
-            enqueue(bytes, nullptr, item::heartbeat);
+            enqueue(bytes, nullptr, kind::heartbeat);
         } else if (act != nothing) {
             if (act == stalled) detail::bump(reg_.state().stats.write_timeouts);
             const std::error_code ec = act == stalled ? make_error_code(error::write_timeout) : std::error_code();
@@ -618,7 +518,7 @@ private:
     {
         asio::dispatch(lane_.strand(), [self = shared_from_this()] {
             const auto& st = self->reg_.state();
-            if (st.final_event && self->was_opened()) self->enqueue(st.final_event, nullptr, item::event);
+            if (st.final_event && self->was_opened()) self->enqueue(st.final_event, nullptr, kind::event);
             self->begin_close(error::shutting_down, st.options.shutdown_timeout);
         });
     }
@@ -632,7 +532,6 @@ private:
     // the socket before that write completes on the stream's strand (which starts the watch).
     void open(std::string head)
     {
-        reg_.enroll(weak_from_this());
         // a stop() that began while the handler ran did not see this stream: close it after the head
         const bool stopping = reg_.state().stopping.load(std::memory_order_acquire);
         const bool head_only = request_.method() == "HEAD";
@@ -648,22 +547,20 @@ private:
             detail::bump(st.streams_open);
             reg_.state().tell(lifecycle_event::kind::stream_opened, request_.remote_address(), request_.path(), 200);
         }
-        std::vector<waiter> dropped;
+        results dropped;
         std::error_code closed_meanwhile;
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (state_ == state::handshake) {
+                reg_.enroll(weak_from_this());
                 std::unique_ptr<response> rejection = std::move(rejection_);
-                if (rejection || head_only) { // the answer only: no events
-                    pending_.clear();
-                    queued_bytes_ = 0;
-                    dropped.swap(waiters_);
+                if (rejection || head_only) queue_.clear(dropped); // the answer only: no events
+                if (rejection) {
+                    queue_.push(detail::make_shared_buffer(rejection->serialize(head_only, false)), kind::control,
+                                overflow_policy::disconnect, nullptr, dropped);
+                } else {
+                    queue_.push_front(detail::make_shared_buffer(std::move(head)));
                 }
-                if (rejection)
-                    pending_.push_back({detail::make_shared_buffer(rejection->serialize(head_only, false)), ++seq_,
-                                        item::control});
-                else
-                    pending_.insert(pending_.begin(), {detail::make_shared_buffer(std::move(head)), 0, item::control});
                 opened_ = !rejected;
                 const auto now = clock::now();
                 if (rejection || head_only || close_requested_ || stopping) { // answer, then close
@@ -675,13 +572,13 @@ private:
                 close_requested_ = false;
                 last_write_ = now;
                 take_off(now);
-                start_write(write_buffers(inflight_, 0, 0));
+                start_write(queue_.buffers());
             } else if (!rejected) {
                 closed_meanwhile = close_reason_; // finish() ran (and counted nothing): close the books here
                 if (!closed_meanwhile) closed_meanwhile = error::stream_closed;
             }
         }
-        for (auto& w : dropped) w.done(error::stream_closed);
+        complete(dropped);
         if (closed_meanwhile) count_closed(closed_meanwhile);
     }
 
@@ -692,134 +589,69 @@ private:
         reg_.state().tell(lifecycle_event::kind::stream_closed, request_.remote_address(), request_.path(), 0, reason);
     }
 
+    // For channel (under its lock): records that the stream is in `ch`; null if it is closing,
+    // or in `ch` already.
+    detail::membership* join(const std::shared_ptr<detail::subscriber_list>& ch)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (state_ == state::closing || state_ == state::closed) return nullptr;
+        for (const auto& m : memberships_)
+            if (same_owner(m.channel, ch)) return nullptr;
+        memberships_.emplace_front();
+        memberships_.front().channel = ch;
+        return &memberships_.front();
+    }
+
+    // For channel (under its lock): forgets the stream's membership of `ch`; returns where the
+    // stream was among its subscribers (`membership::none`: not there).
+    std::size_t leave(const std::shared_ptr<detail::subscriber_list>& ch)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto prev = memberships_.before_begin(), it = memberships_.begin(); it != memberships_.end(); prev = it++) {
+            if (!same_owner(it->channel, ch)) continue;
+            const std::size_t index = it->index;
+            memberships_.erase_after(prev);
+            return index;
+        }
+        return detail::membership::none;
+    }
+
+    static bool same_owner(const std::weak_ptr<detail::subscriber_list>& a,
+                           const std::shared_ptr<detail::subscriber_list>& b) noexcept
+    {
+        return !a.owner_before(b) && !b.owner_before(a);
+    }
+
+    void count_replayed(std::uint64_t n) noexcept { detail::bump(reg_.state().stats.replayed_events, n); }
+
     detail::registered reg_;
     detail::connection_slot slot_;
-    detail::lane& lane_; // one of server_state::lanes: its strand is shared with other streams
+    detail::lane& lane_; // one of the context's lanes: its strand is shared with other streams
     sse::request request_;
     std::any user_;
 
     mutable std::mutex mu_; // guards the members up to the next comment
-    std::vector<queued> pending_;
-    std::size_t queued_bytes_ = 0; // counted items pending or in flight
-    std::uint64_t seq_ = 0;
-    std::vector<waiter> waiters_;
+    detail::send_queue queue_; // but its batch in flight is the strand's (see send_queue)
     std::vector<std::function<void(std::error_code)>> close_callbacks_;
+    std::forward_list<detail::membership> memberships_; // the channels it is in
     std::string last_id_;
     std::unique_ptr<response> rejection_;
     clock::time_point last_write_{}, write_started_{}, close_deadline_{};
     state state_ = state::handshake;
-    bool writing_ = false, flush_due_ = false;
+    bool flush_due_ = false;
     bool close_requested_ = false; // close() before the stream answered
     bool opened_ = false;          // answered with the stream's head (not a rejection)
 
-    // strand-owned (the flag first: it shares the padding above)
+    // strand-owned (the flags first: they share the padding above)
     bool watching_ = false; // start_read() has been called
+    bool finished_ = false; // finish() has run
     std::error_code close_reason_; // written under mu_ (the strand's, or a send's that overflows)
-    std::vector<queued> inflight_;
-    std::size_t write_pos_ = 0, write_offset_ = 0; // what of inflight_ is written: items, then bytes
     std::unique_ptr<std::list<strand_timer>> timers_; // made by the first every()/after()
 
     // The stream whose timer callback runs on this thread now (it flushes when the callback returns).
     static inline thread_local const stream* ticking_ = nullptr;
 };
 
-namespace detail {
-
-/// Where a TLS stream's watch read puts what a client sends (nothing meaningful); plain TCP
-/// streams wait for readability instead and need no buffer.
-template <bool Plaintext>
-struct watch_buffer {
-    char read_buf_[16];
-};
-template <>
-struct watch_buffer<true> {};
-
-/// The stream on a concrete transport (`asio::ip::tcp::socket`, or an SSL stream over one).
-template <class Socket>
-class socket_stream final : public stream, private watch_buffer<transport<Socket>::plaintext> {
-public:
-    socket_stream(Socket socket, lane& lane, sse::request req, std::shared_ptr<server_state> state,
-                  connection_slot slot)
-        : stream(lane, std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
-    {
-        std::error_code ignored; // if this fails, every write waits for the reactor: slower, still right
-        if constexpr (transport<Socket>::plaintext) socket_.non_blocking(true, ignored);
-    }
-
-private:
-    std::size_t try_write(const write_buffers& buffers, std::error_code& ec) override
-    {
-        if constexpr (transport<Socket>::plaintext) {
-            if (socket_.non_blocking()) return socket_.write_some(buffers, ec);
-        }
-        ec = asio::error::would_block; // an SSL stream cannot take part of a record back
-        return 0;
-    }
-
-    void start_write(const write_buffers& buffers) override
-    {
-        socket_.async_write_some(buffers, asio::bind_executor(get_executor(), [self = shared_from_this(),
-                                                                               this](std::error_code ec, std::size_t n) {
-            on_write(ec, n);
-        }));
-    }
-
-    void start_read() override
-    {
-        if constexpr (transport<Socket>::plaintext) {
-            // The watch is pending for the stream's whole life and usually completes once, at the
-            // end: a wait (no buffer) with an unbound handler that dispatches to the strand, in a
-            // block of its own size, keeps it small (a strand bound into it would be copied there).
-            socket_.async_wait(asio::socket_base::wait_read,
-                               with_exact_allocation([self = shared_from_this(), this](std::error_code ec) {
-                                   asio::dispatch(get_executor(), [self, this, ec] { on_read(ec ? ec : drain()); });
-                               }));
-        } else {
-            // A TLS read may write (e.g. alerts): its steps must run on the strand like the writes.
-            socket_.async_read_some(asio::buffer(this->read_buf_),
-                                    asio::bind_allocator(exact_allocator<void>(),
-                                                         asio::bind_executor(get_executor(), [self = shared_from_this(),
-                                                                                              this](std::error_code ec,
-                                                                                                    std::size_t) {
-                                                             on_read(ec);
-                                                         })));
-        }
-    }
-
-    // Plain TCP, on the strand: reads and discards what the client sent without blocking (a
-    // bounded amount per wakeup). Returns how the stream ended (eof, an error), or nothing.
-    std::error_code drain()
-    {
-        char discard[512];
-        std::error_code ec;
-        if (!socket_.non_blocking()) socket_.non_blocking(true, ec); // set in the constructor, normally
-        for (int i = 0; i < 16 && !ec; ++i) socket_.read_some(asio::buffer(discard), ec);
-        return ec == asio::error::would_block ? std::error_code() : ec;
-    }
-
-    void close_transport() noexcept override
-    {
-        std::error_code ignored;
-        socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        socket_.lowest_layer().close(ignored);
-    }
-
-    Socket socket_;
-};
-
-/// What the server (and only the server) does to a stream.
-struct stream_access {
-    template <class Socket>
-    static std::shared_ptr<stream> make(Socket socket, lane& lane, sse::request req,
-                                        std::shared_ptr<server_state> state, connection_slot slot)
-    {
-        return std::make_shared<socket_stream<Socket>>(std::move(socket), lane, std::move(req),
-                                                       std::move(state), std::move(slot));
-    }
-    static void open(stream& s, std::string head) { s.open(std::move(head)); }
-};
-
-} // namespace detail
 } // namespace sse
 
 #endif

@@ -8,6 +8,7 @@
 #include <sse/detail/http_parser.hpp>
 #include <sse/detail/router.hpp>
 #include <sse/detail/server_state.hpp>
+#include <sse/detail/socket_stream.hpp>
 #include <sse/detail/transport.hpp>
 #include <sse/stream.hpp>
 
@@ -123,6 +124,7 @@ private:
     {
         if (process()) return;
         const std::size_t cap = std::min<std::size_t>(4096, limit() - buf_.size());
+        if (cap == 0) return reply_error(413); // the parser's limits end every request before this
         const std::size_t old = buf_.size();
         buf_.resize(old + cap);
         socket_.async_read_some(asio::buffer(&buf_[old], cap),
@@ -135,7 +137,12 @@ private:
                                 }));
     }
 
-    std::size_t limit() const noexcept { return options().max_head_bytes + options().max_body_bytes; }
+    // The most a request may buffer: its head and body (the sum saturates: SIZE_MAX is "no limit").
+    std::size_t limit() const noexcept
+    {
+        const std::size_t head = options().max_head_bytes, body = options().max_body_bytes;
+        return body > SIZE_MAX - head ? SIZE_MAX : head + body;
+    }
 
     // Acts on what is buffered; false if more bytes are needed.
     bool process()

@@ -4,6 +4,11 @@
 
 #include <sse/detail/asio.hpp>
 
+#include <asio/execution/context.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/query.hpp>
+
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -75,6 +80,57 @@ private:
     std::vector<std::weak_ptr<flushable>> waiting_;
     bool posted_ = false;                       // a run() is posted and has not started yet
     std::vector<std::weak_ptr<flushable>> running_; // strand-owned
+};
+
+/** @brief The lanes of one execution context, shared by every server on it: 64 strands handed
+    out in turn (as Asio's `io_context::strand` shares a fixed set of implementations; a strand
+    of its own would cost every idle stream about 100 bytes).
+
+    The context owns them, not the servers or streams: when the context shuts down, the strands
+    go with it, so a closed stream that the application still holds (or a channel, or a server
+    state) holds no Asio object, and may be destroyed after its context. A stream refers to its
+    lane, and uses it only while its context is alive.
+*/
+class lane_service : public asio::execution_context::service {
+public:
+    using key_type = lane_service;
+    static inline asio::execution_context::id id;
+    static constexpr std::size_t count = 64;
+
+    explicit lane_service(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
+
+    /// The lane service of `ex`'s execution context.
+    static lane_service& of(const asio::any_io_executor& ex)
+    {
+        return asio::use_service<lane_service>(asio::query(ex, asio::execution::context));
+    }
+
+    /// Makes the lanes, on strands over `ex`, unless the first server on the context did.
+    lane_service& with_lanes(const asio::any_io_executor& ex)
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (lanes_.empty())
+            for (std::size_t i = 0; i < count; ++i) lanes_.push_back(std::make_shared<lane>(ex));
+        return *this;
+    }
+
+    /// The next lane, in turn; safe from any thread.
+    lane& next()
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return *lanes_[next_++ % lanes_.size()];
+    }
+
+private:
+    void shutdown() override
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        lanes_.clear(); // while every service is alive: a strand's destructor tells its service
+    }
+
+    std::mutex mu_;
+    std::vector<std::shared_ptr<lane>> lanes_;
+    std::size_t next_ = 0;
 };
 
 } // namespace sse::detail

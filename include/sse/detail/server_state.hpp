@@ -34,20 +34,17 @@ public:
 /// What a server shares with its connections and streams; outlives all of them.
 struct server_state {
     server_state(server_options o, const asio::any_io_executor& ex)
-        : options(o), lanes(make_lanes(ex)),
-          clients(o.max_connections_per_client, o.connection_rate_per_client, o.connection_burst_per_client)
+        : options(o),
+          clients(o.max_connections_per_client, o.connection_rate_per_client, o.connection_burst_per_client),
+          lanes_(lane_service::of(ex).with_lanes(ex))
     {
     }
 
     const server_options options;
 
-    /// The strands that streams share, handed out in turn (as Asio's io_context::strand shares
-    /// a fixed set): a strand of its own would cost every idle stream about 100 bytes. A stream
-    /// refers to its lane here. (A connection reading its head has a strand of its own.)
-    const std::vector<std::shared_ptr<lane>> lanes;
-
-    /// The next of `lanes`, in turn; safe from any thread.
-    lane& next_lane() noexcept { return *lanes[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes.size()]; }
+    /// The next of the strands streams share (see `lane_service`); safe from any thread. (A
+    /// connection reading its head has a strand of its own.)
+    lane& next_lane() { return lanes_.next(); }
 
     /// Tells the lifecycle hook, if any; never throws.
     void tell(lifecycle_event::kind what, const asio::ip::address& remote, std::string_view path = {}, int status = 0,
@@ -92,14 +89,7 @@ struct server_state {
     }
 
 private:
-    static std::vector<std::shared_ptr<lane>> make_lanes(const asio::any_io_executor& ex)
-    {
-        std::vector<std::shared_ptr<lane>> v;
-        for (int i = 0; i < 64; ++i) v.push_back(std::make_shared<lane>(ex));
-        return v;
-    }
-
-    std::atomic<std::size_t> next_lane_{0};
+    lane_service& lanes_;
     std::mutex mu_;
     std::list<std::weak_ptr<session>> sessions_;
 };
@@ -169,6 +159,13 @@ public:
     {
         reg_ = state_->add(std::move(s));
         active_ = true;
+    }
+    /// Ends the registration early (a closed stream the application still holds is not a
+    /// session: the server's sweep and stop() no longer wait for it).
+    void leave()
+    {
+        if (active_) state_->remove(reg_);
+        active_ = false;
     }
     server_state& state() const noexcept { return *state_; }
     const std::shared_ptr<server_state>& state_ptr() const noexcept { return state_; }
