@@ -341,15 +341,12 @@ TEST_CASE("channel: drop_oldest keeps a slow client's queue within its bound and
     o.max_queue_bytes = 32 * 1024;
     o.overflow = sse::overflow_policy::drop_oldest;
     sse::channel ch;
-    std::promise<sse::stream_ptr> slow_stream;
+    test::stream_inbox slow_stream;
     test::server_fixture f(o);
-    f.srv.on_stream("/events", [&, ch](sse::stream_ptr s) mutable {
-        ch.subscribe(s);
-        slow_stream.set_value(s);
-    });
+    f.srv.on_stream("/events", slow_stream.handler([&, ch](const sse::stream_ptr& s) mutable { ch.subscribe(s); }));
     f.run();
     auto slow = client::get(f.port(), "/events"); // reads nothing until the end
-    auto s = slow_stream.get_future().get();
+    auto s = slow_stream.next();
     const std::string payload(1000, 'y');
     std::size_t peak = 0;
     for (int i = 0; i < 20000; ++i) { // 20 MB: beyond any socket buffer

@@ -111,18 +111,12 @@ TEST_CASE("stream: close() flushes what is queued then ends the response", "[str
 
 TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
 {
-    std::promise<sse::stream_ptr> got;
+    test::one_stream t;
+    auto& f = t.f;
+    auto& s = t.s;
     test::signal closed;
-    test::server_fixture f;
-    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
-        s->on_close([&](std::error_code) { closed.set(); });
-        got.set_value(s);
-    });
-    f.run();
-    auto c = client::get(f.port(), "/events");
-    c.read_head();
-    auto s = got.get_future().get();
-    c.close();
+    s->on_close([&](std::error_code) { closed.set(); });
+    t.c.close();
     REQUIRE(closed.wait());
     CHECK_FALSE(s->is_open());
     CHECK_FALSE(s->send(sse::event("x")));
@@ -136,8 +130,8 @@ TEST_CASE("stream: sending on a closed stream is a reported no-op", "[stream]")
     std::atomic<bool> fired{false};
     s->every(1ms, [&] { fired = true; });
     std::promise<void> waited;
-    asio::steady_timer t(f.io, 50ms);
-    t.async_wait([&](std::error_code) { waited.set_value(); });
+    asio::steady_timer timer(f.io, 50ms);
+    timer.async_wait([&](std::error_code) { waited.set_value(); });
     REQUIRE(waited.get_future().wait_for(5s) == std::future_status::ready);
     CHECK_FALSE(fired);
     CHECK(f.srv.stats().handler_errors == 0);
@@ -439,24 +433,23 @@ TEST_CASE("stream: a write the peer never accepts ends at the write timeout", "[
     const std::size_t total = 2 * wmem_max + (4 << 20);
     sse::server_options o;
     o.write_timeout = 300ms;
-    o.max_queue_bytes = total + (1 << 20); // so only the stalled write can end it
-    std::promise<sse::stream_ptr> got;
+    o.max_queue_bytes = 2 * total; // so only the stalled write can end it
+    test::stream_inbox got;
     test::signal closed;
     std::error_code reason;
     test::server_fixture f(o);
-    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+    f.srv.on_stream("/events", got.handler([&](const sse::stream_ptr& s) {
         s->on_close([&](std::error_code ec) {
             reason = ec;
             closed.set();
         });
-        got.set_value(s);
-    });
+    }));
     f.run();
     client c(f.port());
     int small = 4096;
     ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     c.send("GET /events HTTP/1.1\r\nHost: h\r\n\r\n"); // and never read
-    auto s = got.get_future().get();
+    auto s = got.next();
     const std::string payload(1000, 'w');
     for (std::size_t sent = 0; sent < total && s->send(sse::event(payload)); sent += payload.size()) {
     }

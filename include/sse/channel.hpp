@@ -2,6 +2,7 @@
 #ifndef ASIO_SSE_CHANNEL_HPP
 #define ASIO_SSE_CHANNEL_HPP
 
+#include <sse/detail/checked_options.hpp>
 #include <sse/detail/history.hpp>
 #include <sse/detail/membership.hpp>
 #include <sse/detail/send_queue.hpp>
@@ -75,7 +76,8 @@ public:
     /// Selects the subscribers an event goes to.
     using filter = std::function<bool(const stream&)>;
 
-    /// @throws std::invalid_argument if `options.missed_event` is not a valid event type.
+    /// @throws std::invalid_argument if `options.missed_event` is not a valid event type, or
+    /// `history_age` is negative or over 365 days.
     explicit channel(channel_options options = {}) : impl_(std::make_shared<impl>(std::move(options))) {}
 
     /** @brief Adds `s`, first queueing what it missed according to its request's
@@ -120,7 +122,8 @@ private:
 
     struct impl final : detail::subscriber_list, std::enable_shared_from_this<impl> {
         explicit impl(channel_options o)
-            : options(std::move(o)), past(options.history_events, options.history_bytes, options.history_age)
+            : options(std::move(o)),
+              past(options.history_events, options.history_bytes, detail::checked_duration(options.history_age, "history_age"))
         {
             if (!options.missed_event.empty()) event().type(options.missed_event); // validates
         }

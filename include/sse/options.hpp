@@ -21,7 +21,12 @@ enum class overflow_policy {
     drop_oldest, ///< drop the oldest queued events (counted) to make room for the new one
 };
 
-/** @brief Every server tunable, with its default. See the README's "Options" table. */
+/** @brief Every server tunable, with its default. See the README's "Options" table.
+
+    Sizes and counts may take any value (a sum of two saturates, so `SIZE_MAX` means "no
+    limit"). Durations must be within 365 days, and `head_timeout`, `handshake_timeout` and
+    `write_timeout` above zero; `retry` within 0..2147483647 ms; `max_head_bytes` at least 1.
+    The server's constructor refuses anything else with `std::invalid_argument`. */
 struct server_options {
     /// Largest request head accepted; beyond it the client gets 431.
     std::size_t max_head_bytes = 8 * 1024;
@@ -40,8 +45,10 @@ struct server_options {
     std::chrono::milliseconds heartbeat{15'000};
     /// If set, `retry: N` is sent on every stream as it opens (the client's reconnect delay).
     std::optional<std::chrono::milliseconds> retry;
-    /// Bound on the bytes queued for one stream (an event larger than this is still sent
-    /// when the queue is empty).
+    /// Bound on what one stream's queue holds: each queued event, comment or heartbeat is
+    /// charged its bytes plus 128 (its share of the queue's own memory), so memory stays within
+    /// the bound however small the events. An event larger than this is still sent when the
+    /// queue is empty; 0 means one event at a time.
     std::size_t max_queue_bytes = 256 * 1024;
     /// Applied when a stream's queue would exceed `max_queue_bytes`.
     overflow_policy overflow = overflow_policy::disconnect;

@@ -3,6 +3,7 @@
 #define ASIO_SSE_SERVER_HPP
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/checked_options.hpp>
 #include <sse/detail/connection.hpp>
 #include <sse/detail/router.hpp>
 #include <sse/detail/server_state.hpp>
@@ -63,7 +64,8 @@ public:
     using context_type = typename transport::context;
 
     /** @brief A server whose connections run on `ex`; `ctx` is what the transport needs to
-        make sockets. @throws std::invalid_argument if `ctx` is unusable (a null TLS context). */
+        make sockets. @throws std::invalid_argument if `ctx` is unusable (a null TLS context),
+        or an option is out of range (see `server_options`). */
     basic_server(executor_type ex, context_type ctx, server_options options = {})
         : impl_(std::make_shared<impl>(std::move(ex), checked(std::move(ctx)), options))
     {
@@ -189,7 +191,7 @@ private:
     struct impl : std::enable_shared_from_this<impl> {
         impl(executor_type e, typename transport::context c, const server_options& o)
             : ex(std::move(e)), acceptor_strand(asio::make_strand(ex)), acceptor(acceptor_strand),
-              backoff(acceptor_strand), sweeper(acceptor_strand), state(std::make_shared<detail::server_state>(o, ex)),
+              backoff(acceptor_strand), sweeper(acceptor_strand), state(std::make_shared<detail::server_state>(detail::checked(o), ex)),
               routes(std::make_shared<detail::router>()), ctx(std::move(c))
         {
         }
@@ -202,12 +204,15 @@ private:
         }
 
         // Every session's housekeeping (heartbeats, stalled writes, close deadlines) on one timer;
-        // once the server is stopping and every session is gone, it ends too.
+        // once the server is stopping (when it looks more often: stop() cuts its wait short) and
+        // every session is gone, it ends too.
         void do_sweep()
         {
-            sweeper.expires_after(sweep_period(state->options));
+            const bool stopping = state->stopping.load(std::memory_order_acquire);
+            sweeper.expires_after(stopping ? std::min(sweep_period(state->options), std::chrono::milliseconds(10))
+                                           : sweep_period(state->options));
             sweeper.async_wait([self = this->shared_from_this()](std::error_code ec) {
-                if (ec) return;
+                if (ec && !self->state->stopping.load(std::memory_order_acquire)) return;
                 auto live = self->state->live();
                 if (live.empty() && self->state->stopping.load(std::memory_order_acquire)) return;
                 const auto now = std::chrono::steady_clock::now();
@@ -343,6 +348,7 @@ private:
             std::error_code ignored;
             i->acceptor.close(ignored);
             i->backoff.cancel();
+            i->sweeper.expires_after(std::chrono::milliseconds(10)); // cuts a pending sweep wait short
         });
         for (auto& s : st.live()) s->shutdown();
     }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -67,27 +68,56 @@ struct basic_server_fixture {
 
 using server_fixture = basic_server_fixture<sse::server>;
 
+/// The streams a route hands out, for the test thread to take one by one with a bounded wait.
+class stream_inbox {
+public:
+    /// A stream handler that runs `first` (if given) on each stream, then puts it here.
+    std::function<void(sse::stream_ptr)> handler(std::function<void(const sse::stream_ptr&)> first = nullptr)
+    {
+        return [this, first = std::move(first)](sse::stream_ptr s) {
+            if (first) first(s);
+            std::lock_guard<std::mutex> l(m_);
+            got_.push_back(std::move(s));
+            cv_.notify_all();
+        };
+    }
+
+    /// The next stream, within `timeout`; throws if none came.
+    sse::stream_ptr next(std::chrono::milliseconds timeout = std::chrono::seconds(5))
+    {
+        std::unique_lock<std::mutex> l(m_);
+        if (!cv_.wait_for(l, timeout, [&] { return !got_.empty(); }))
+            throw std::runtime_error("stream_inbox: no stream within the timeout");
+        auto s = std::move(got_.front());
+        got_.erase(got_.begin());
+        return s;
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::vector<sse::stream_ptr> got_;
+};
+
 /// One open stream for a test: a server whose route `/events` hands its stream to the test,
 /// running on `threads` threads, and the client that opened it (its head read).
 struct one_stream {
     explicit one_stream(sse::server_options o = {}, int threads = 1) : f(o), c(serve(threads))
     {
         c.read_head();
-        s = got_.get_future().get();
+        s = inbox.next();
     }
 
 private:
     client serve(int threads)
     {
-        f.srv.on_stream("/events", [this](sse::stream_ptr s) { got_.set_value(std::move(s)); });
+        f.srv.on_stream("/events", inbox.handler());
         f.run(threads);
         return client::get(f.port(), "/events");
     }
 
-    // Declared before `f`: the route refers to it until `f` has stopped the server.
-    std::promise<sse::stream_ptr> got_; // only the first stream: a test opens one
-
 public:
+    stream_inbox inbox; // declared before `f`: the route refers to it until `f` has stopped the server
     server_fixture f;
     client c;
     sse::stream_ptr s;
@@ -124,6 +154,33 @@ private:
     std::mutex m_;
     std::condition_variable cv_;
     bool set_ = false;
+};
+
+/// A count that one thread raises and another waits for, with a deadline.
+class counter {
+public:
+    void add(long n = 1)
+    {
+        std::lock_guard<std::mutex> l(m_);
+        n_ += n;
+        cv_.notify_all();
+    }
+    long value()
+    {
+        std::lock_guard<std::mutex> l(m_);
+        return n_;
+    }
+    /// Whether the count reached `n` within `timeout`.
+    bool wait_for(long n, std::chrono::milliseconds timeout = std::chrono::seconds(5))
+    {
+        std::unique_lock<std::mutex> l(m_);
+        return cv_.wait_for(l, timeout, [&] { return n_ >= n; });
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    long n_ = 0;
 };
 
 /// A thread running `body(stop)` that is told to stop and joined when the test leaves its scope,
