@@ -73,7 +73,9 @@ TEST_CASE("bounds: stalled readers hold at most their queue bound, whatever the 
     sse::server_options o;
     o.max_queue_bytes = 64 * 1024;
     o.overflow = policy;
-    sse::channel ch;
+    sse::channel_options co;
+    co.history_events = 16; // the history's memory is the channel's, not the streams'
+    sse::channel ch(co);
     test::stream_inbox inbox;
     test::server_fixture f(o);
     f.srv.on_stream("/events", inbox.handler([ch](const sse::stream_ptr& s) mutable { ch.subscribe(s); }));

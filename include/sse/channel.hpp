@@ -142,7 +142,7 @@ private:
         {
             std::lock_guard<std::mutex> lock(mu);
             const std::size_t at = s.leave(shared_from_this());
-            if (at != detail::membership::none) erase(at);
+            if (at != detail::membership::none) erase(at, false); // its membership is gone
         }
 
         // detail::subscriber_list: a closing stream leaves.
@@ -152,10 +152,11 @@ private:
             if (m.index < subscribers.size() && subscribers[m.index].m == &m) erase(m.index);
         }
 
-        // Under mu: removes the subscriber at `i` (the last one takes its place).
-        void erase(std::size_t i)
+        // Under mu: removes the subscriber at `i` (the last one takes its place), and tells its
+        // membership (unless the stream has dropped that already).
+        void erase(std::size_t i, bool tell = true)
         {
-            subscribers[i].m->index = detail::membership::none;
+            if (tell) subscribers[i].m->index = detail::membership::none;
             if (i + 1 != subscribers.size()) {
                 subscribers[i] = std::move(subscribers.back());
                 subscribers[i].m->index = i;
