@@ -70,6 +70,12 @@ TEST_CASE("ring: FIFO at both ends across growth and wrap-around", "[queue]")
     }
     for (int i = 0; i < 10; ++i) r.push_back(i, 6); // limited to 6 slots, then one at a time
     CHECK(r.capacity() == 10);
+    r.clear();
+    CHECK(r.capacity() == 10); // within `keep` (64): kept for the next burst
+    sse::detail::ring<int> none_kept(0);
+    none_kept.push_front(1);
+    CHECK(none_kept.pop_front() == 1);
+    CHECK(none_kept.capacity() == 0);
 }
 
 TEST_CASE("send_queue: many tiny items reach the bound by their charge, not their bytes", "[queue]")

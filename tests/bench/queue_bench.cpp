@@ -7,8 +7,8 @@
 //       peak RSS growth per stalled stream against the bound.
 //   queue-bench publish --stalled N [--payload B] [--publishes M]
 //       drop_oldest; N stalled streams brought to their bound, one healthy reader; prints the
-//       mean time of one publish() over M publishes (and the same with no stalled stream, in
-//       the same run, when N > 0).
+//       mean time inside one publish() over M publishes, and the same with N + 1 healthy
+//       readers (as many subscribers, none stalled), in the same run.
 //
 // Loopback only; every socket is closed and the io thread joined before it exits.
 #include <sse/sse.hpp>
@@ -78,35 +78,39 @@ struct inbox {
     }
 };
 
-// The healthy reader: counts "\n\n" (one per event) on its own thread.
+// The healthy readers: count "\n\n" (one per event) on each socket, on one thread.
 struct reader {
-    int fd;
-    std::atomic<long> events{0};
+    std::vector<int> fds;
+    std::vector<long> counts;
+    std::vector<char> prev;
+    std::atomic<long> least{0}; // the fewest events any of them has had
     std::atomic<bool> stop{false};
     std::thread t;
-    explicit reader(int f) : fd(f), t([this] { run(); }) {}
+    explicit reader(std::vector<int> f) : fds(std::move(f)), counts(fds.size()), prev(fds.size()), t([this] { run(); }) {}
     void run()
     {
+        std::vector<pollfd> p;
+        for (int fd : fds) p.push_back({fd, POLLIN, 0});
         char buf[65536];
-        char prev = 0;
         while (!stop) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 50) <= 0) continue;
-            const auto n = ::recv(fd, buf, sizeof buf, 0);
-            if (n <= 0) return;
-            long k = 0;
-            for (long i = 0; i < n; ++i) {
-                if (buf[i] == '\n' && prev == '\n') ++k;
-                prev = buf[i];
+            if (::poll(p.data(), p.size(), 50) <= 0) continue;
+            for (std::size_t j = 0; j < p.size(); ++j) {
+                if (!(p[j].revents & POLLIN)) continue;
+                const auto n = ::recv(fds[j], buf, sizeof buf, 0);
+                if (n <= 0) return;
+                for (long i = 0; i < n; ++i) {
+                    if (buf[i] == '\n' && prev[j] == '\n') ++counts[j];
+                    prev[j] = buf[i];
+                }
             }
-            events += k;
+            least = *std::min_element(counts.begin(), counts.end());
         }
     }
     void wait_for(long n) const
     {
         const auto deadline = clock_type::now() + std::chrono::seconds(30);
-        while (events < n) {
-            if (clock_type::now() > deadline) throw std::runtime_error("healthy reader fell behind");
+        while (least < n) {
+            if (clock_type::now() > deadline) throw std::runtime_error("a healthy reader fell behind");
             std::this_thread::yield();
         }
     }
@@ -114,7 +118,7 @@ struct reader {
     {
         stop = true;
         t.join();
-        ::close(fd);
+        for (int fd : fds) ::close(fd);
     }
 };
 
@@ -130,7 +134,7 @@ struct setup {
     long published = 0;
     double publish_us = 0; // time spent inside publish() calls
 
-    setup(const sse::server_options& o, int n_stalled) : srv(io, o)
+    setup(const sse::server_options& o, int n_stalled, int n_healthy = 1) : srv(io, o)
     {
         srv.on_stream("/events", [this](sse::stream_ptr s) {
             ch.subscribe(s);
@@ -142,8 +146,12 @@ struct setup {
         srv.start();
         thread = std::thread([this] { io.run(); });
         const auto port = srv.local_endpoint().port();
-        healthy = std::make_unique<reader>(connect_to(port, 0));
-        box.next();
+        std::vector<int> fds;
+        for (int i = 0; i < n_healthy; ++i) {
+            fds.push_back(connect_to(port, 0));
+            box.next();
+        }
+        healthy = std::make_unique<reader>(std::move(fds));
         for (int i = 0; i < n_stalled; ++i) {
             stalled_fds.push_back(connect_to(port, 4096));
             stalled.push_back(box.next());
@@ -225,19 +233,19 @@ int memory(int argc, char** argv)
                 "ratio=%.2f slow_disconnects=%llu dropped=%llu healthy_events=%ld seconds=%.1f\n",
                 policy.c_str(), payload, n, o.max_queue_bytes, s.published, per, per / double(o.max_queue_bytes),
                 static_cast<unsigned long long>(s.srv.stats().slow_disconnects),
-                static_cast<unsigned long long>(s.srv.stats().events_dropped), s.healthy->events.load(),
+                static_cast<unsigned long long>(s.srv.stats().events_dropped), s.healthy->least.load(),
                 std::chrono::duration<double>(clock_type::now() - start).count());
     return 0;
 }
 
-// Mean microseconds per publish with `n` stalled streams at their bound.
-double publish_cost(int n, std::size_t payload, long publishes)
+// Mean microseconds per publish to `n` stalled streams at their bound and `healthy` readers.
+double publish_cost(int n, int healthy, std::size_t payload, long publishes)
 {
     sse::server_options o;
     o.overflow = sse::overflow_policy::drop_oldest;
     o.max_connections_per_client = 0;
     o.connection_rate_per_client = 0;
-    setup s(o, n);
+    setup s(o, n, healthy);
     const std::string data(payload - 1, 'p');
     while (n > 0 && !s.all_full(o.max_queue_bytes, payload)) s.publish(4096, data, 64, nullptr);
     s.publish_us = 0;
@@ -250,8 +258,8 @@ int publish(int argc, char** argv)
     const int n = int(arg(argc, argv, "--stalled", 100));
     const std::size_t payload = std::size_t(arg(argc, argv, "--payload", 28));
     const long m = arg(argc, argv, "--publishes", 20000);
-    const double with = publish_cost(n, payload, m);
-    const double without = publish_cost(0, payload, m);
+    const double with = publish_cost(n, 1, payload, m);
+    const double without = publish_cost(0, n + 1, payload, m); // as many subscribers, all reading
     std::printf("RESULT mode=publish payload=%zu stalled=%d us_per_publish=%.2f us_per_publish_none_stalled=%.2f ratio=%.2f\n",
                 payload, n, with, without, with / without);
     return 0;

@@ -13,14 +13,12 @@ namespace sse::detail {
 
 /** @brief A FIFO on one circular array, 24 bytes when empty: O(1) at both ends, no allocation
     while empty (an empty `std::deque` already holds about 600 bytes), growth by doubling up
-    to the `limit` a push gives, then by one slot. Its storage is freed when it empties after
-    growing past `keep` slots, so a burst does not stay in memory. */
+    to the `limit` a push gives, then by one slot. Its storage is freed when it empties with
+    more than `keep` slots (given at construction), so a burst does not stay in memory. */
 template <class T>
 class ring {
 public:
-    static constexpr std::uint32_t keep = 64;
-
-    ring() noexcept = default;
+    explicit ring(std::uint32_t keep = 64) noexcept : keep_(keep) {}
     ring(const ring&) = delete;
     ring& operator=(const ring&) = delete;
     ~ring()
@@ -102,11 +100,12 @@ private:
     void emptied() noexcept
     {
         head_ = 0;
-        if (cap_ > keep) release();
+        if (cap_ > keep_) release();
     }
 
     T* slots_ = nullptr; // raw storage: a slot holds a constructed T only while it holds an item
     std::uint32_t head_ = 0, size_ = 0, cap_ = 0;
+    std::uint32_t keep_; // in the padding: the ring stays 24 bytes
 };
 
 } // namespace sse::detail

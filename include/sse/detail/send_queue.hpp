@@ -280,7 +280,8 @@ private:
         return *w_;
     }
 
-    ring<item> counted_, exempt_;
+    ring<item> counted_;
+    ring<item> exempt_{0}; // rarely used (the head, replays): no storage kept while empty
     std::vector<item> flight_; // the batch being written (at most max_batch)
     std::unique_ptr<waiting> w_;
     std::size_t write_pos_ = 0, write_offset_ = 0; // what of flight_ is written: items, then bytes
