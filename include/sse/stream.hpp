@@ -388,6 +388,11 @@ private:
     // strand-owned (the flags first: they share the padding above)
     bool watching_ = false; // start_read() has been called
     bool finished_ = false; // finish() has run
+
+protected:
+    unsigned char transport_ops_ = 0; // operations pending on the derived class's socket
+
+private:
     std::error_code close_reason_; // written under mu_ (the strand's, or a send's that overflows)
     std::unique_ptr<std::list<strand_timer>> timers_; // made by the first every()/after()
 

@@ -50,10 +50,10 @@ private:
 
     void start_write(const write_buffers& buffers) override
     {
-        ++ops_;
+        ++transport_ops_;
         socket_->async_write_some(buffers, asio::bind_executor(get_executor(), [self = shared_from_this(),
                                                                                 this](std::error_code ec, std::size_t n) {
-            --ops_;
+            --transport_ops_;
             on_write(ec, n);
             let_go_if_idle();
         }));
@@ -61,7 +61,7 @@ private:
 
     void start_read() override
     {
-        ++ops_;
+        ++transport_ops_;
         if constexpr (transport<Socket>::plaintext) {
             // The watch is pending for the stream's whole life and usually completes once, at the
             // end: a wait (no buffer) with an unbound handler that dispatches to the strand, in a
@@ -69,7 +69,7 @@ private:
             socket_->async_wait(asio::socket_base::wait_read,
                                 with_exact_allocation([self = shared_from_this(), this](std::error_code ec) {
                                     asio::dispatch(get_executor(), [self, this, ec] {
-                                        --ops_;
+                                        --transport_ops_;
                                         if (!finished()) on_read(ec ? ec : drain());
                                         let_go_if_idle();
                                     });
@@ -81,7 +81,7 @@ private:
                                                           asio::bind_executor(get_executor(), [self = shared_from_this(),
                                                                                                this](std::error_code ec,
                                                                                                      std::size_t) {
-                                                              --ops_;
+                                                              --transport_ops_;
                                                               on_read(ec);
                                                               let_go_if_idle();
                                                           })));
@@ -111,11 +111,10 @@ private:
     // On the strand: once ended and with nothing pending on it, the socket goes.
     void let_go_if_idle() noexcept
     {
-        if (ops_ == 0 && finished()) socket_.reset();
+        if (transport_ops_ == 0 && finished()) socket_.reset();
     }
 
-    std::optional<Socket> socket_;
-    unsigned char ops_ = 0; // operations pending on socket_ (a write, the watch); the strand's
+    std::optional<Socket> socket_; // its pending operations (a write, the watch): transport_ops_
 };
 
 /// What the server (and only the server) does to a stream.
