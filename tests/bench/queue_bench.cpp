@@ -39,6 +39,11 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+long long now_ns()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count();
+}
+
 std::size_t rss_bytes()
 {
     std::ifstream statm("/proc/self/statm");
@@ -84,6 +89,8 @@ struct reader {
     std::vector<long> counts;
     std::vector<char> prev;
     std::atomic<long> least{0}; // the fewest events any of them has had
+    std::string line;             // the first reader's partial line
+    std::vector<double> latency_us; // the first reader's, from the stamp in each event's data
     std::atomic<bool> stop{false};
     std::thread t;
     explicit reader(std::vector<int> f) : fds(std::move(f)), counts(fds.size()), prev(fds.size()), t([this] { run(); }) {}
@@ -101,10 +108,24 @@ struct reader {
                 for (long i = 0; i < n; ++i) {
                     if (buf[i] == '\n' && prev[j] == '\n') ++counts[j];
                     prev[j] = buf[i];
+                    if (j == 0) stamp(buf[i]);
                 }
             }
             least = *std::min_element(counts.begin(), counts.end());
         }
+    }
+    // The first reader: "data: <ns> ..." lines give the event's latency.
+    void stamp(char c)
+    {
+        if (c != '\n') {
+            line += c;
+            return;
+        }
+        if (line.compare(0, 6, "data: ") == 0) {
+            const long long sent = std::atoll(line.c_str() + 6);
+            if (sent > 0) latency_us.push_back(double(now_ns() - sent) / 1000.0);
+        }
+        line.clear();
     }
     void wait_for(long n) const
     {
@@ -114,10 +135,14 @@ struct reader {
             std::this_thread::yield();
         }
     }
-    ~reader()
+    void halt()
     {
         stop = true;
-        t.join();
+        if (t.joinable()) t.join();
+    }
+    ~reader()
+    {
+        halt();
         for (int fd : fds) ::close(fd);
     }
 };
@@ -133,6 +158,7 @@ struct setup {
     std::unique_ptr<reader> healthy;
     long published = 0;
     double publish_us = 0; // time spent inside publish() calls
+    bool stamped = false;  // data starts with the publish time (for the first reader's latency)
 
     setup(const sse::server_options& o, int n_stalled, int n_healthy = 1) : srv(io, o)
     {
@@ -164,7 +190,7 @@ struct setup {
         for (long done = 0; done < count;) {
             const long n = std::min(batch, count - done);
             const auto start = clock_type::now();
-            for (long i = 0; i < n; ++i) ch.publish(sse::event(data));
+            for (long i = 0; i < n; ++i) ch.publish(sse::event(stamped ? std::to_string(now_ns()) + " " + data : data));
             publish_us += std::chrono::duration<double, std::micro>(clock_type::now() - start).count();
             done += n;
             published += n;
@@ -238,8 +264,13 @@ int memory(int argc, char** argv)
     return 0;
 }
 
-// Mean microseconds per publish to `n` stalled streams at their bound and `healthy` readers.
-double publish_cost(int n, int healthy, std::size_t payload, long publishes)
+struct cost {
+    double us_per_publish, p50_us, p99_us;
+};
+
+// Mean microseconds per publish to `n` stalled streams at their bound and `healthy` readers,
+// and the first healthy reader's latency.
+cost publish_cost(int n, int healthy, std::size_t payload, long publishes)
 {
     sse::server_options o;
     o.overflow = sse::overflow_policy::drop_oldest;
@@ -249,8 +280,13 @@ double publish_cost(int n, int healthy, std::size_t payload, long publishes)
     const std::string data(payload - 1, 'p');
     while (n > 0 && !s.all_full(o.max_queue_bytes, payload)) s.publish(4096, data, 64, nullptr);
     s.publish_us = 0;
+    s.stamped = true;
     s.publish(publishes, data, 16, nullptr); // the time inside publish() only, not the reader's
-    return s.publish_us / double(publishes);
+    s.healthy->halt();
+    auto& l = s.healthy->latency_us;
+    std::sort(l.begin(), l.end());
+    const auto at = [&](double q) { return l.empty() ? 0.0 : l[std::min(l.size() - 1, std::size_t(q * double(l.size())))]; };
+    return {s.publish_us / double(publishes), at(0.5), at(0.99)};
 }
 
 int publish(int argc, char** argv)
@@ -258,10 +294,12 @@ int publish(int argc, char** argv)
     const int n = int(arg(argc, argv, "--stalled", 100));
     const std::size_t payload = std::size_t(arg(argc, argv, "--payload", 28));
     const long m = arg(argc, argv, "--publishes", 20000);
-    const double with = publish_cost(n, 1, payload, m);
-    const double without = publish_cost(0, n + 1, payload, m); // as many subscribers, all reading
-    std::printf("RESULT mode=publish payload=%zu stalled=%d us_per_publish=%.2f us_per_publish_none_stalled=%.2f ratio=%.2f\n",
-                payload, n, with, without, with / without);
+    const cost with = publish_cost(n, 1, payload, m);
+    const cost without = publish_cost(0, n + 1, payload, m); // as many subscribers, all reading
+    std::printf("RESULT mode=publish payload=%zu stalled=%d us_per_publish=%.2f us_per_publish_none_stalled=%.2f ratio=%.2f "
+                "healthy_p50_us=%.1f healthy_p99_us=%.1f none_stalled_p50_us=%.1f none_stalled_p99_us=%.1f\n",
+                payload, n, with.us_per_publish, without.us_per_publish, with.us_per_publish / without.us_per_publish,
+                with.p50_us, with.p99_us, without.p50_us, without.p99_us);
     return 0;
 }
 
