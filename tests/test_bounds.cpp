@@ -8,6 +8,8 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ASIO_SSE_TEST_SANITIZED 1
 #elif defined(__has_feature)
@@ -16,7 +18,8 @@
 #endif
 #endif
 #ifdef ASIO_SSE_TEST_SANITIZED
-#include <sanitizer/allocator_interface.h>
+// from the sanitizer runtime (g++ ships no header for it)
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #else
 #include <malloc.h>
 #endif
