@@ -41,6 +41,10 @@ enum class item_kind : unsigned char { control, event, replay, comment, heartbea
     with its result (`std::error_code`) for the owner to call outside its lock: success when
     the item's batch settles, `queue_overflow` when the item is dropped, `stream_closed` when
     the queue is cleared or closed.
+
+    Locking: every member needs the owner's lock, except `buffers()`, `advance()` and
+    `mid_item()`, which touch only the batch in flight: the one writer (a stream's strand) calls
+    them without it, between the `take()` and the `settle()` it makes under the lock.
 */
 class send_queue {
 public:
