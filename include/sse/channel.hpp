@@ -142,21 +142,22 @@ private:
         {
             std::lock_guard<std::mutex> lock(mu);
             const std::size_t at = s.leave(shared_from_this());
-            if (at != detail::membership::none) erase(at, false); // its membership is gone
+            if (at != detail::membership::none) erase(at); // the stream has dropped its membership
         }
 
         // detail::subscriber_list: a closing stream leaves.
         void remove(detail::membership& m) override
         {
             std::lock_guard<std::mutex> lock(mu);
-            if (m.index < subscribers.size() && subscribers[m.index].m == &m) erase(m.index);
+            if (m.index >= subscribers.size() || subscribers[m.index].m != &m) return;
+            erase(m.index);
+            m.index = detail::membership::none;
         }
 
-        // Under mu: removes the subscriber at `i` (the last one takes its place), and tells its
-        // membership (unless the stream has dropped that already).
-        void erase(std::size_t i, bool tell = true)
+        // Under mu: removes the subscriber at `i` (the last one takes its place). The removed
+        // one's membership is the caller's to mark (or already gone).
+        void erase(std::size_t i)
         {
-            if (tell) subscribers[i].m->index = detail::membership::none;
             if (i + 1 != subscribers.size()) {
                 subscribers[i] = std::move(subscribers.back());
                 subscribers[i].m->index = i;
@@ -178,10 +179,12 @@ private:
             for (std::size_t i = 0; i < subscribers.size();) {
                 auto& s = *subscribers[i].s;
                 if ((!to || to(s)) &&
-                    !s.enqueue(bytes, e.id() ? &last_id : nullptr, detail::item_kind::event, nullptr, options.overflow))
+                    !s.enqueue(bytes, e.id() ? &last_id : nullptr, detail::item_kind::event, nullptr, options.overflow)) {
+                    subscribers[i].m->index = detail::membership::none;
                     erase(i);
-                else
+                } else {
                     ++i;
+                }
             }
             past.add({seq, last_id, std::move(bytes), now, std::move(to)});
             return last_id;

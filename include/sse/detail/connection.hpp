@@ -124,7 +124,6 @@ private:
     {
         if (process()) return;
         const std::size_t cap = std::min<std::size_t>(4096, limit() - buf_.size());
-        if (cap == 0) return reply_error(413); // the parser's limits end every request before this
         const std::size_t old = buf_.size();
         buf_.resize(old + cap);
         socket_.async_read_some(asio::buffer(&buf_[old], cap),

@@ -148,7 +148,7 @@ public:
         std::size_t dropped = 0;
         if (counted(kind)) {
             const std::size_t c = cost(bytes->size());
-            if (bytes_ != 0 && c > max_bytes_ - (bytes_ < max_bytes_ ? bytes_ : max_bytes_)) {
+            if (!fits(c)) {
                 if (policy == overflow_policy::disconnect) {
                     if (done) out.emplace_back(std::move(done), error::queue_overflow);
                     return {false, 0};
@@ -257,7 +257,7 @@ private:
     std::size_t drop_oldest(std::size_t incoming, results& out)
     {
         std::size_t events = 0;
-        while (!counted_.empty() && bytes_ != 0 && incoming > max_bytes_ - (bytes_ < max_bytes_ ? bytes_ : max_bytes_)) {
+        while (!counted_.empty() && !fits(incoming)) {
             item it = counted_.pop_front();
             bytes_ -= cost(it.bytes->size());
             events += it.kind == item_kind::event;
@@ -265,6 +265,13 @@ private:
             if (it.waited) out.emplace_back(w_->pending.pop_front(), error::queue_overflow);
         }
         return events;
+    }
+
+    // Whether an item costing `c` may join: the queue holds nothing counted, or it stays within
+    // the bound (written so that nothing overflows).
+    bool fits(std::size_t c) const noexcept
+    {
+        return bytes_ == 0 || c <= max_bytes_ - (bytes_ < max_bytes_ ? bytes_ : max_bytes_);
     }
 
     // The counted ring never needs more slots than the bound can charge for (plus one item over).
