@@ -4,8 +4,7 @@
 
 #include <sse/detail/checked_options.hpp>
 #include <sse/detail/history.hpp>
-#include <sse/detail/membership.hpp>
-#include <sse/detail/send_queue.hpp>
+#include <sse/detail/fanout.hpp>
 #include <sse/event.hpp>
 #include <sse/options.hpp>
 #include <sse/stream.hpp>
@@ -99,7 +98,7 @@ public:
     std::size_t size() const
     {
         std::lock_guard<std::mutex> lock(impl_->mu);
-        return impl_->subscribers.size();
+        return impl_->size();
     }
 
     /// The channel's counters, now.
@@ -107,20 +106,14 @@ public:
     {
         std::lock_guard<std::mutex> lock(impl_->mu);
         auto s = impl_->counts;
-        s.subscribers = impl_->subscribers.size();
+        s.subscribers = impl_->size();
         s.history_events = impl_->past.entries().size();
         s.history_bytes = impl_->past.bytes();
         return s;
     }
 
 private:
-    // A subscriber: the stream, and where its membership of this channel is recorded.
-    struct subscriber {
-        stream_ptr s;
-        detail::membership* m;
-    };
-
-    struct impl final : detail::subscriber_list, std::enable_shared_from_this<impl> {
+    struct impl final : detail::fanout, std::enable_shared_from_this<impl> {
         explicit impl(channel_options o)
             : options(std::move(o)),
               past(options.history_events, options.history_bytes, detail::checked_duration(options.history_age, "history_age"))
@@ -131,38 +124,13 @@ private:
         void add(const stream_ptr& s, std::string_view last_event_id)
         {
             std::lock_guard<std::mutex> lock(mu);
-            detail::membership* m = s->join(shared_from_this());
-            if (!m) return; // subscribed already, or closing
-            replay(*s, last_event_id);
-            m->index = subscribers.size();
-            subscribers.push_back({s, m});
+            fanout::add(s, shared_from_this(), [&](stream& st) { replay(st, last_event_id); });
         }
 
         void drop(stream& s)
         {
             std::lock_guard<std::mutex> lock(mu);
-            const std::size_t at = s.leave(shared_from_this());
-            if (at != detail::membership::none) erase(at); // the stream has dropped its membership
-        }
-
-        // detail::subscriber_list: a closing stream leaves.
-        void remove(detail::membership& m) override
-        {
-            std::lock_guard<std::mutex> lock(mu);
-            if (m.index >= subscribers.size() || subscribers[m.index].m != &m) return;
-            erase(m.index);
-            m.index = detail::membership::none;
-        }
-
-        // Under mu: removes the subscriber at `i` (the last one takes its place). The removed
-        // one's membership is the caller's to mark (or already gone).
-        void erase(std::size_t i)
-        {
-            if (i + 1 != subscribers.size()) {
-                subscribers[i] = std::move(subscribers.back());
-                subscribers[i].m->index = i;
-            }
-            subscribers.pop_back();
+            fanout::drop(s, shared_from_this());
         }
 
         std::string publish(event e, filter to)
@@ -172,21 +140,10 @@ private:
             if (options.assign_ids) e.id(std::to_string(seq));
             last_id = e.id() ? *e.id() : std::string();
             auto bytes = detail::serialized(e);
-            const auto now = detail::history::clock::now();
             ++counts.published;
-            // Deliver first, then record: the history takes ownership of the filter. A subscriber
-            // that refuses (closing) is forgotten here (its closing finds it gone).
-            for (std::size_t i = 0; i < subscribers.size();) {
-                auto& s = *subscribers[i].s;
-                if ((!to || to(s)) &&
-                    !s.enqueue(bytes, e.id() ? &last_id : nullptr, detail::item_kind::event, nullptr, options.overflow)) {
-                    subscribers[i].m->index = detail::membership::none;
-                    erase(i);
-                } else {
-                    ++i;
-                }
-            }
-            past.add({seq, last_id, std::move(bytes), now, std::move(to)});
+            // Deliver first, then record: the history takes ownership of the filter.
+            deliver(bytes, e.id() ? &last_id : nullptr, to, options.overflow);
+            past.add({seq, last_id, std::move(bytes), detail::history::clock::now(), std::move(to)});
             return last_id;
         }
 
@@ -195,29 +152,18 @@ private:
         {
             if (last.empty() || last == last_id) return; // a new client, or one that is up to date
             past.expire(detail::history::clock::now());
-            const auto& entries = past.entries();
             auto from = past.after(last, options.assign_ids);
             if (!from) {
                 ++counts.missed;
                 if (!options.missed_event.empty())
-                    s.enqueue(detail::serialized(event(std::string(last)).type(options.missed_event)),
-                              nullptr, detail::item_kind::replay);
+                    fanout::replay(s, detail::serialized(event(std::string(last)).type(options.missed_event)));
                 if (options.on_missed == missed_policy::live_only) return;
                 from = 0;
             }
-            std::uint64_t replayed = 0;
-            for (std::size_t i = *from; i < entries.size(); ++i) {
-                const auto& e = entries[i];
-                if (e.to && !e.to(s)) continue;
-                replayed += s.enqueue(e.bytes, e.id.empty() ? nullptr : &e.id, detail::item_kind::replay);
-            }
-            counts.replayed += replayed;
-            s.count_replayed(replayed);
+            counts.replayed += fanout::replay(s, past, *from);
         }
 
         const channel_options options;
-        mutable std::mutex mu; // guards everything below
-        std::vector<subscriber> subscribers;
         detail::history past;
         std::uint64_t last_seq = 0;
         std::string last_id;

@@ -15,6 +15,12 @@ enum class error {
     shutting_down,     ///< the server is stopping
     handler_threw,     ///< a user callback threw; the stream was closed
     write_timeout,     ///< the peer did not accept data within the write timeout
+    // <sse/redis.hpp>
+    redis_unreachable, ///< Redis could not be reached, or the connection dropped before it answered
+    redis_timeout,     ///< Redis did not answer within the command (or connect) timeout
+    redis_auth_failed, ///< Redis refused the credentials (AUTH)
+    redis_protocol,    ///< Redis sent a malformed or oversized reply; the connection was closed
+    redis_refused,     ///< Redis answered the command with an error
 };
 
 namespace detail {
@@ -29,6 +35,11 @@ public:
         case error::shutting_down: return "server shutting down";
         case error::handler_threw: return "a user handler threw";
         case error::write_timeout: return "write timed out";
+        case error::redis_unreachable: return "Redis unreachable";
+        case error::redis_timeout: return "Redis did not answer in time";
+        case error::redis_auth_failed: return "Redis refused the credentials";
+        case error::redis_protocol: return "malformed or oversized reply from Redis";
+        case error::redis_refused: return "Redis answered with an error";
         }
         return "unknown sse error";
     }

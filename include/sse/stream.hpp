@@ -28,7 +28,6 @@
 
 namespace sse {
 
-class channel;
 class stream;
 
 /// Streams are shared: the server, timers and user code each hold a reference.
@@ -36,7 +35,7 @@ using stream_ptr = std::shared_ptr<stream>;
 
 namespace detail {
 struct stream_access;
-
+class fanout;
 } // namespace detail
 
 /** @brief One open `text/event-stream` response: the connection to one client.
@@ -226,7 +225,7 @@ protected:
 
 private:
     friend struct detail::stream_access;
-    friend class channel;
+    friend class detail::fanout;
 
     enum class state : unsigned char { handshake, open, closing, closed };
     using strand_timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, executor_type>;

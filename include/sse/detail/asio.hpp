@@ -20,6 +20,7 @@
 #include <asio/bind_allocator.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/buffer.hpp>
+#include <asio/connect.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/outstanding_work.hpp>
