@@ -8,6 +8,7 @@
 #include <sse/detail/redis_scripts.hpp>
 #include <sse/redis/client.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -180,12 +181,18 @@ private:
         {
             if (!options.missed_event.empty()) event().type(options.missed_event); // validates
             std::random_device rd;
-            const std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd() ^
-                                    static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
-            char hex[17];
-            for (int i = 0; i < 16; ++i) hex[i] = "0123456789abcdef"[(r >> (4 * i)) & 15];
-            hex[16] = 0;
-            epoch_candidate = hex;
+            epoch_base = (std::uint64_t{rd()} << 32) ^ rd() ^
+                         static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+        }
+
+        // A new epoch for the log, should it have none (never published to, or lost by Redis):
+        // different for every publish, so that a lost log never comes back under its old epoch.
+        std::string new_epoch()
+        {
+            const std::uint64_t r = epoch_base + 0x9E3779B97F4A7C15ull * epochs_made.fetch_add(1, std::memory_order_relaxed);
+            std::string hex(16, '0');
+            for (int i = 0; i < 16; ++i) hex[static_cast<std::size_t>(i)] = "0123456789abcdef"[(r >> (4 * i)) & 15];
+            return hex;
         }
 
         // ---- publishing (any thread)
@@ -199,7 +206,7 @@ private:
             } else {
                 const auto maxlen = std::to_string(options.history_events ? options.history_events : 1);
                 cmd = detail::redis_command({"EVAL", detail::redis_append_script, "2", names.log, names.epoch, maxlen,
-                                             record, epoch_candidate, names.feed});
+                                             record, new_epoch(), names.feed});
             }
             asio::dispatch(link->strand(), [self = shared_from_this(), cmd = std::move(cmd), done = std::move(done)]() mutable {
                 self->link->command(std::move(cmd), [self, done = std::move(done)](std::error_code ec, const detail::redis_reply* r) {
@@ -307,7 +314,12 @@ private:
             fanout::count_replayed(*r.s, n);
             const auto reached = r.at ? r.at->id : detail::redis_id{};
             if (reached == last) return fanout::add(r.s, shared_from_this(), [](stream&) {});
-            if (reached < last && f.entries.size() < detail::redis_follower::fetch_count) {
+            if (last < reached) {
+                // The client comes from a node ahead of this one: wait for this one to get there.
+                lock.unlock();
+                return later([self = shared_from_this(), r = std::move(r)]() mutable { self->fetch_for(std::move(r)); });
+            }
+            if (f.entries.size() < detail::redis_follower::fetch_count) {
                 const auto key = r.at ? r.at->str() : std::string();
                 if (auto from = key.empty() ? std::optional<std::size_t>() : past.after(key, false)) {
                     fanout::add(r.s, shared_from_this(), [&](stream& st) { counts.replayed += fanout::replay(st, past, *from); });
@@ -451,7 +463,8 @@ private:
         const channel_options options;
         const bool live_only;
         const detail::redis_names names;
-        std::string epoch_candidate;
+        std::uint64_t epoch_base;
+        std::atomic<std::uint64_t> epochs_made{0};
         // under mu:
         detail::history past; // this node's recent events, for resuming clients
         detail::redis_follower follower;
