@@ -2,16 +2,18 @@
 # The real-client tests: npm `eventsource` and `eventsource-parser` round trips over the cases
 # table, headless Chromium (Debian's, via playwright-core) and curl, against the test server
 # and the demo; npm `eventsource` over HTTPS to the secure dashboard (a throwaway CA made with
-# the openssl CLI). Installs what is missing, builds the three programs with
-# -DASIO_SSE_CLIENT_TESTS=ON, runs the tests through CTest (label `clients`; `npm ci` first),
-# prints one line per group and a closing "clients: N passed, N failed" line.
+# the openssl CLI); the cluster chat (two sse-cluster nodes on a throwaway redis-server, npm
+# `eventsource`, our own reader and Chromium through nginx). Installs what is missing, builds
+# the four programs with -DASIO_SSE_CLIENT_TESTS=ON, runs the tests through CTest (label
+# `clients`; `npm ci` first), prints one line per group and a closing "clients: N passed,
+# N failed" line.
 # Usage: bash tests/clients/run.sh   (as root, or a user with sudo)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 # Node.js and npm only when absent: a newer Node.js (not Debian's) may provide them.
-apt=(g++ cmake ninja-build libasio-dev catch2 nlohmann-json3-dev libssl-dev)
+apt=(g++ cmake ninja-build libasio-dev catch2 nlohmann-json3-dev libssl-dev libhiredis-dev redis-server nginx)
 command -v node >/dev/null || apt+=(nodejs)
 command -v npm >/dev/null || apt+=(npm)
 command -v curl >/dev/null || apt+=(curl)
@@ -29,7 +31,7 @@ log=build/clients.log
 mkdir -p build
 start=$SECONDS
 if ! { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DASIO_SSE_CLIENT_TESTS=ON -DASIO_SSE_HEADER_CHECK=OFF &&
-       cmake --build "$dir" -j"$(nproc)" --target sse-client-server sse-demo sse-secure-dashboard; } >"$log" 2>&1; then
+       cmake --build "$dir" -j"$(nproc)" --target sse-client-server sse-demo sse-secure-dashboard sse-cluster; } >"$log" 2>&1; then
   tail -n 40 "$log"
   echo "clients: BUILD FAILED ($((SECONDS - start)) s, log: $log)"
   echo "0 passed, 1 failed"

@@ -33,15 +33,19 @@ async function start(argv, lines) {
     child.kill();
     throw e;
   }
+  const end = async (signal) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  };
   return {
     lines: seen,
+    pid: child.pid,
     /** Ends the program (SIGTERM: a graceful stop) and waits for it. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => end('SIGTERM'),
+    /** Kills the program (SIGKILL: no goodbye to anyone) and waits for it. */
+    kill9: () => end('SIGKILL'),
   };
 }
 
@@ -89,3 +93,22 @@ export async function startSecureDashboard({ cert, key, token, intervalMs }) {
   }
   return { url: `https://localhost:${port}`, stop: p.stop };
 }
+
+/**
+ * A chat node (examples/cluster.cpp) on 127.0.0.1 against the Redis on `redisPort`, once it
+ * listens and reached Redis: `{url, port, pid, stop(), kill9()}`.
+ */
+export async function startClusterNode({ redisPort, port = 0, heartbeatMs }) {
+  const args = ['--port', String(port), '--redis-host', '127.0.0.1', '--redis-port', String(redisPort)];
+  if (heartbeatMs !== undefined) args.push('--heartbeat-ms', String(heartbeatMs));
+  const p = await start([required('SSE_CLUSTER'), ...args], 2);
+  const listening = /^sse-cluster: open http:\/\/localhost:(\d+)\/$/.exec(p.lines[0])?.[1];
+  if (!listening || p.lines[1] !== 'redis up') {
+    await p.stop();
+    throw new Error(`unexpected first lines from sse-cluster: ${JSON.stringify(p.lines)}`);
+  }
+  return { url: `http://127.0.0.1:${listening}`, port: Number(listening), pid: p.pid, stop: p.stop, kill9: p.kill9 };
+}
+
+export const nginxPath = () => required('SSE_NGINX');
+export const clusterNginxConf = () => required('SSE_CLUSTER_NGINX_CONF');
