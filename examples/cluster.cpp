@@ -6,13 +6,14 @@
 //               [--heartbeat-ms 15000]
 //   (examples/run-cluster.sh starts Redis, two nodes and nginx in front of them)
 //
-// Prints "sse-cluster: open http://localhost:PORT/" once listening, and "redis up" the first time
-// it reaches Redis. POST /send publishes; GET /events streams; GET /stats shows the counters.
+// Prints "sse-cluster: open http://localhost:PORT/" once listening, and "redis up" once it follows
+// the channel's log in Redis (from then on it delivers everything published on any node). POST /send publishes; GET /events streams; GET /stats shows the counters.
 #include <sse/redis.hpp>
 #include <sse/sse.hpp>
 
 #include <asio/signal_set.hpp>
 
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -66,9 +67,7 @@ int main(int argc, char** argv)
     }
 
     asio::io_context io;
-    redis.on_state = [announced = false](bool up, std::error_code why) mutable {
-        if (up && !announced) std::cout << "redis up" << std::endl;
-        announced = announced || up;
+    redis.on_state = [](bool up, std::error_code why) {
         if (!up) std::cerr << "sse-cluster: Redis: " << why.message() << std::endl;
     };
     sse::redis_client bus(io, redis);
@@ -100,17 +99,34 @@ int main(int argc, char** argv)
         return sse::response(200, "{\"subscribers\":" + std::to_string(c.subscribers) + ",\"published\":" +
                                       std::to_string(c.published) + ",\"publish_failed\":" + std::to_string(c.publish_failed) +
                                       ",\"delivered\":" + std::to_string(c.delivered) + ",\"lost\":" + std::to_string(c.lost) +
-                                      ",\"redis_connected\":" + (b.connected ? "true" : "false") + "}",
+                                      ",\"redis_connected\":" + (b.connected ? "true" : "false") +
+                                      ",\"following\":" + (c.following ? "true" : "false") + "}",
                              "application/json");
     });
     server.listen("127.0.0.1", port);
     server.start();
 
+    // Ready (e.g. for a load balancer's health check) once the node follows the channel's log:
+    // from then on it delivers every event published on any node.
+    asio::steady_timer ready(io);
+    std::function<void()> await_following = [&] {
+        if (room.stats().following) {
+            std::cout << "redis up" << std::endl;
+            return;
+        }
+        ready.expires_after(std::chrono::milliseconds(10));
+        ready.async_wait([&](std::error_code ec) {
+            if (!ec) await_following();
+        });
+    };
+
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code, int) {
         server.stop();
         bus.close();
+        ready.cancel();
     });
     std::cout << "sse-cluster: open http://localhost:" << server.local_endpoint().port() << "/" << std::endl;
+    await_following();
     io.run();
 }

@@ -94,6 +94,14 @@ TEST_CASE("redis reader: malformed and oversized replies fail it for good", "[re
         CHECK(read_all(r, "*2147483647\r\n", got) == redis_reader::status::failed);
         CHECK(r.error() == "reply over the bounds");
     }
+    SECTION("arrays within the bound one by one, over it in all")
+    {
+        redis_reader r(1 << 20, 16);
+        std::string two = "*2\r\n*10\r\n";
+        for (int i = 0; i < 10; ++i) two += ":1\r\n";
+        two += "*10\r\n";
+        CHECK(read_all(r, two, got) == redis_reader::status::failed);
+    }
     SECTION("after failing, it stays failed")
     {
         redis_reader r(1024, 16);
@@ -227,6 +235,17 @@ TEST_CASE("redis follower: trimmed history and a new epoch are reported as lost"
         f.fetched(fetched("e1", {9, 0}, {{{8, 0}, {7, 0}, "h"}, {{9, 0}, {8, 0}, "i"}}), out);
         CHECK(out.losses == 1);
         CHECK(out.got == std::vector<std::string>{"e1:8-0=h", "e1:9-0=i"});
+    }
+    SECTION("a log that began after this node started, trimmed before it read it")
+    {
+        redis_follower g;
+        recorder o2;
+        g.subscribed();
+        g.fetched(fetched("", {}, {}), o2); // no log yet
+        REQUIRE(g.message(message("e9", {50, 0}, {49, 0}, "x"), o2));
+        g.fetched(fetched("e9", {50, 0}, {{{49, 0}, {48, 0}, "w"}, {{50, 0}, {49, 0}, "x"}}), o2);
+        CHECK(o2.losses == 1);
+        CHECK(o2.got == std::vector<std::string>{"e9:49-0=w", "e9:50-0=x"});
     }
     SECTION("Redis lost its data: a new epoch starts from its beginning")
     {

@@ -79,6 +79,13 @@ public:
         return std::nullopt;
     }
 
+    /// Forgets every event (what follows does not continue them).
+    void clear() noexcept
+    {
+        entries_.clear();
+        bytes_ = 0;
+    }
+
     const std::deque<entry>& entries() const noexcept { return entries_; }
     std::size_t bytes() const noexcept { return bytes_; }
 

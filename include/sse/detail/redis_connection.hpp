@@ -54,7 +54,8 @@ private:
 };
 
 /** @brief One connection to Redis, driven on a strand: connect (with a timeout), `AUTH`,
-    `SELECT`, then pipelined commands answered in order, each within the command timeout; when it
+    `SELECT`, a `PING` (Redis still loading its data answers it with an error: then the
+    connection is made again after the backoff), then pipelined commands answered in order, each within the command timeout; when it
     drops, it is made again after a backoff. Commands sent while it is down wait in its outbox
     (bounded in bytes and in time). A subscriber connection also hands pub/sub messages to
     `hooks::push` and PINGs when idle. Every member runs on the strand. */
@@ -96,6 +97,13 @@ public:
     }
 
     bool up() const noexcept { return state_ == state::up; }
+
+    /// Closes the connection for `why` (e.g. Redis refused what it must do) and makes it again
+    /// after the backoff.
+    void reset(std::error_code why)
+    {
+        if (state_ == state::up || state_ == state::handshake) fail(why);
+    }
 
     /** @brief Sends `command` (in wire format); `done` follows on the strand, never inside this
         call. While the connection is down the command waits in the outbox if `waits`, else
@@ -180,10 +188,12 @@ private:
         socket_.set_option(asio::ip::tcp::no_delay(true), ec);
         state_ = state::handshake;
         do_read();
-        // AUTH and SELECT go first; the outbox waits until they are answered.
+        // AUTH, SELECT and PING go first; the outbox waits until they are answered.
         std::size_t steps = 0;
         auto step = [this](std::vector<std::string_view> args, error on_error) {
-            inflight_.push_back({redis_command(args),
+            auto cmd = redis_command(args);
+            add_bytes(static_cast<std::ptrdiff_t>(cmd.size())); // paid back by its reply (or fail_all)
+            inflight_.push_back({std::move(cmd),
                                  [this, on_error](std::error_code ec2, const redis_reply* r) {
                                      if (ec2) return; // the connection failed already
                                      if (r->type == redis_reply::kind::error) return fail(on_error);
@@ -204,11 +214,12 @@ private:
             const auto db = std::to_string(options_.database);
             step({"SELECT", db}, error::redis_refused);
         }
+        // Last, a PING: while Redis loads its data (after a restart) it answers -LOADING, and
+        // the connection waits (is made again after the backoff) rather than fail commands.
+        ++steps;
+        step({"PING"}, error::redis_refused);
         handshake_left_ = steps;
-        if (steps == 0)
-            become_up();
-        else
-            arm_reply_timer();
+        arm_reply_timer();
     }
 
     void become_up()
@@ -346,6 +357,7 @@ private:
             if (ec) return;
             if (!inflight_.empty()) return fail(error::redis_timeout);
             send(redis_command({"PING"}), nullptr, false);
+            if (inflight_.empty()) arm_reply_timer(); // refused (outbox full): try again later
         }));
     }
 

@@ -58,7 +58,10 @@ public:
         if (commands_) commands_->stop();
         if (feeds_) feeds_->stop();
         listeners_.clear();
+        up_ = 0;
     }
+
+    bool stopped() const noexcept { return stopped_; }
 
     /// Sends a command (see `redis_connection::send`); after `stop()`, it fails.
     void command(std::string cmd, redis_connection::reply_handler done, bool waits = true)
@@ -81,6 +84,7 @@ public:
         } else if (f.subscribed) {
             if (auto p = l.lock()) p->feed_up();
         }
+        sweep(feed);
     }
 
     /// `l` stops listening to `feed` (unsubscribed if it was the last).
@@ -103,6 +107,18 @@ public:
     }
 
 private:
+    // Forgets the feeds of channels that are gone, two per `listen` (so they cannot pile up,
+    // e.g. with a channel per user), resuming where the last sweep stopped.
+    void sweep(const std::string& except)
+    {
+        for (int n = 0; n < 2 && !listeners_.empty(); ++n) {
+            auto it = listeners_.upper_bound(swept_);
+            if (it == listeners_.end()) it = listeners_.begin();
+            swept_ = it->first;
+            if (it->first != except) unlisten(it->first, nullptr);
+        }
+    }
+
     struct feed {
         std::vector<std::weak_ptr<listener>> members;
         bool subscribed = false;
@@ -122,7 +138,12 @@ private:
         feeds_->send(redis_command({"SUBSCRIBE", name}),
                      [w = weak_from_this(), name](std::error_code ec, const redis_reply* r) {
                          auto self = w.lock();
-                         if (!self || ec || r->type == redis_reply::kind::error) return; // it fails, reconnects, subscribes again
+                         if (!self || ec) return; // the connection failed: it subscribes again once back
+                         if (r->type == redis_reply::kind::error) {
+                             // Refused (e.g. an ACL without this channel): reported, tried again after the backoff.
+                             if (self->feeds_) self->feeds_->reset(make_error_code(error::redis_refused));
+                             return;
+                         }
                          auto it = self->listeners_.find(name);
                          if (it == self->listeners_.end() || it->second.subscribed) return;
                          it->second.subscribed = true;
@@ -186,6 +207,7 @@ private:
     bool connection_up_[2] = {false, false};
     std::shared_ptr<redis_connection> commands_, feeds_;
     std::map<std::string, feed> listeners_;
+    std::string swept_; // where the last sweep stopped
     bool stopped_ = false;
 };
 

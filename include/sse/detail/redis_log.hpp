@@ -184,8 +184,9 @@ public:
     };
 
     static constexpr std::size_t fetch_count = 512;
-    /// Live messages kept while a fetch is in flight (beyond: dropped, and fetched again).
-    static constexpr std::size_t max_held = 1024;
+    /// Live messages kept while a fetch is in flight or waits to be retried, at most this many
+    /// and these bytes (beyond: dropped, and read from the log after).
+    static constexpr std::size_t max_held = 1024, max_held_bytes = 4 * 1024 * 1024;
 
     /// Whether this node knows where the log is (its first fetch returned).
     bool started() const noexcept { return started_; }
@@ -211,10 +212,12 @@ public:
     {
         if (!live_) return false;
         if (fetching_) {
-            if (held_.size() < max_held)
+            if (held_.size() < max_held && held_bytes_ + payload.size() <= max_held_bytes) {
                 held_.emplace_back(payload);
-            else
+                held_bytes_ += payload.size();
+            } else {
                 again_ = true;
+            }
             return false;
         }
         return take(payload, out);
@@ -228,20 +231,21 @@ public:
             started_ = true;
             epoch_ = f.epoch;
             last_ = f.tail;
-        } else if (f.epoch != epoch_) {
-            if (!f.epoch.empty()) {
+        } else {
+            if (f.epoch != epoch_) {
+                if (f.epoch.empty()) return drain_held(out); // no log (yet): nothing to read
                 // A new log: Redis lost the old one (or never had what this node saw).
                 if (!epoch_.empty()) out.lost();
                 const bool fresh = last_.zero();
                 epoch_ = f.epoch;
                 last_ = {};
                 if (!fresh) return want_fetch(); // the fetch was from an old position: start over
-                deliver_all(f, out);
             }
-        } else if (!f.entries.empty()) {
-            if (f.entries.front().prev != last_) out.lost(); // trimmed before this node read it
-            deliver_all(f, out);
-            if (f.entries.size() >= fetch_count) again_ = true;
+            if (!f.entries.empty()) {
+                if (f.entries.front().prev != last_) out.lost(); // trimmed before this node read it
+                deliver_all(f, out);
+                if (f.entries.size() >= fetch_count) again_ = true;
+            }
         }
         return drain_held(out);
     }
@@ -266,6 +270,7 @@ private:
             return false;
         }
         held_.clear();
+        held_bytes_ = 0;
         again_ = false;
         fetching_ = true;
         return true;
@@ -285,6 +290,7 @@ private:
     {
         auto held = std::move(held_);
         held_.clear();
+        held_bytes_ = 0;
         const bool again = again_;
         again_ = false;
         for (const auto& p : held)
@@ -312,6 +318,7 @@ private:
     redis_id last_;
     std::uint64_t bad_ = 0;
     std::deque<std::string> held_;
+    std::size_t held_bytes_ = 0;
 };
 
 /// For a client resuming after `client`: whether a fetch from `client.id.next()` shows that

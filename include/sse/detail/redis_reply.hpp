@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace sse::detail {
@@ -33,7 +34,7 @@ struct redis_reply {
 };
 
 /** @brief hiredis's reply reader under two bounds: a reply may not take more than `max_bytes`
-    of input, nor hold an array of more than `max_elements`. Beyond either, or on a protocol
+    of input, nor hold more than `max_elements` array elements in all. Beyond either, or on a protocol
     error, the reader fails for good (the connection is to be closed). */
 class redis_reader {
 public:
@@ -76,6 +77,7 @@ public:
         }
         out.reset(static_cast<redis_reply*>(r));
         pending_ = reader_->len - reader_->pos; // what the next reply has already received
+        elements_ = 0;
         return status::ok;
     }
 
@@ -91,14 +93,23 @@ private:
 
     static redis_reader& of(const redisReadTask* t) { return *static_cast<redis_reader*>(t->privdata); }
 
-    // A new reply node for `t`, attached to its parent array (which then owns it).
-    static void* make(const redisReadTask* t, redis_reply::kind k)
+    // A new reply node for `t`, attached to its parent array (which then owns it). Nothing
+    // throws through hiredis's C frames: a failure is a null (hiredis then fails the reader).
+    template <class Fill>
+    static void* make(const redisReadTask* t, redis_reply::kind k, Fill fill) noexcept
     {
-        auto* r = new (std::nothrow) redis_reply;
-        if (!r) return nullptr;
-        r->type = k;
-        if (t->parent) static_cast<redis_reply*>(t->parent->obj)->elements[static_cast<std::size_t>(t->idx)].reset(r);
-        return r;
+        try {
+            auto r = std::make_unique<redis_reply>();
+            r->type = k;
+            fill(*r);
+            if (t->parent) {
+                static_cast<redis_reply*>(t->parent->obj)->elements[static_cast<std::size_t>(t->idx)] = std::move(r);
+                return static_cast<redis_reply*>(t->parent->obj)->elements[static_cast<std::size_t>(t->idx)].get();
+            }
+            return r.release();
+        } catch (...) {
+            return nullptr;
+        }
     }
 
     static redis_reply::kind kind_of(int type) noexcept
@@ -112,33 +123,50 @@ private:
 
     static void* create_string(const redisReadTask* t, char* s, std::size_t n)
     {
-        auto* r = static_cast<redis_reply*>(make(t, kind_of(t->type)));
-        if (r) r->str.assign(s, n);
-        return r;
+        return make(t, kind_of(t->type), [&](redis_reply& r) { r.str.assign(s, n); });
     }
 
-    // The element count's type is `int` in hiredis 0.14, `size_t` from 1.0.
+    // The element count's type is `int` in hiredis 0.14, `size_t` from 1.0. Every array of a
+    // reply counts against one bound, checked before anything is allocated for it.
     template <class Count>
     static void* create_array(const redisReadTask* t, Count n)
     {
         auto& self = of(t);
-        if (n < 0 || static_cast<std::size_t>(n) > self.max_elements_) {
+        if constexpr (std::is_signed_v<Count>) {
+            if (n < 0) return nullptr;
+        }
+        const auto count = static_cast<std::size_t>(n);
+        if (count > self.max_elements_ - self.elements_) {
             self.too_big_ = true;
             return nullptr;
         }
-        auto* r = static_cast<redis_reply*>(make(t, redis_reply::kind::array));
-        if (r) r->elements.resize(static_cast<std::size_t>(n));
-        return r;
+        self.elements_ += count;
+        return make(t, redis_reply::kind::array, [&](redis_reply& r) { r.elements.resize(count); });
     }
 
     static void* create_integer(const redisReadTask* t, long long v)
     {
-        auto* r = static_cast<redis_reply*>(make(t, redis_reply::kind::integer));
-        if (r) r->integer = v;
-        return r;
+        return make(t, redis_reply::kind::integer, [&](redis_reply& r) { r.integer = v; });
     }
 
-    static void* create_nil(const redisReadTask* t) { return make(t, redis_reply::kind::nil); }
+    static void* create_nil(const redisReadTask* t)
+    {
+        return make(t, redis_reply::kind::nil, [](redis_reply&) {});
+    }
+
+#if HIREDIS_MAJOR >= 1
+    // RESP3 types (hiredis 1.x reads them; we never ask for RESP3): a double keeps its text, a
+    // boolean is an integer. Without these, hiredis would hand back a non-pointer sentinel.
+    static void* create_double(const redisReadTask* t, double, char* s, std::size_t n)
+    {
+        return make(t, redis_reply::kind::string, [&](redis_reply& r) { r.str.assign(s, n); });
+    }
+
+    static void* create_bool(const redisReadTask* t, int v)
+    {
+        return make(t, redis_reply::kind::integer, [&](redis_reply& r) { r.integer = v != 0; });
+    }
+#endif
 
     // hiredis frees only a reply's root (an unfinished one, when the reader goes or fails).
     static void free_object(void* r) { delete static_cast<redis_reply*>(r); }
@@ -151,6 +179,10 @@ private:
             f.createArray = &create_array;
             f.createInteger = &create_integer;
             f.createNil = &create_nil;
+#if HIREDIS_MAJOR >= 1
+            f.createDouble = &create_double;
+            f.createBool = &create_bool;
+#endif
             f.freeObject = &free_object;
             return f;
         }();
@@ -159,7 +191,8 @@ private:
 
     const std::size_t max_bytes_, max_elements_;
     redisReader* reader_;
-    std::size_t pending_ = 0; // input bytes of the reply being read
+    std::size_t pending_ = 0;  // input bytes of the reply being read
+    std::size_t elements_ = 0; // array elements of the reply being read
     bool failed_ = false, too_big_ = false;
     std::string error_;
 };

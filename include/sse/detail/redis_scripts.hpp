@@ -103,6 +103,7 @@ inline std::optional<log_fetch> parse_fetch(const redis_reply& r)
     f.tail = *t;
     f.entries.reserve(entries->elements.size());
     for (const auto& entry : entries->elements) {
+        if (!entry) return std::nullopt;
         const auto *id = entry->at(0), *fields = entry->at(1);
         if (!id || !fields || !id->is_string() || fields->type != redis_reply::kind::array) return std::nullopt;
         auto at = redis_id::parse(id->str);
@@ -111,7 +112,7 @@ inline std::optional<log_fetch> parse_fetch(const redis_reply& r)
         const std::string* record = nullptr;
         for (std::size_t i = 0; i + 1 < fields->elements.size(); i += 2) {
             const auto *k = fields->at(i), *v = fields->at(i + 1);
-            if (!k->is_string() || !v->is_string()) return std::nullopt;
+            if (!k || !v || !k->is_string() || !v->is_string()) return std::nullopt;
             if (k->str == "p") prev = redis_id::parse(v->str);
             if (k->str == "r") record = &v->str;
         }

@@ -8,6 +8,7 @@
 #include <sse/detail/redis_scripts.hpp>
 #include <sse/redis/client.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -31,13 +32,16 @@ enum class redis_delivery {
 };
 
 /** @brief A channel's counters (see `redis_channel::stats()`); `published` counts this node's
-    publishes that Redis took. */
+    publishes that Redis took, and its filtered (node-local) publishes. */
 struct redis_channel_stats : channel_stats {
     std::uint64_t delivered = 0;      ///< events this node received (from any node) and fanned out
     std::uint64_t publish_failed = 0; ///< this node's publishes that failed (see `async_publish`)
     std::uint64_t lost = 0;           ///< times this node found events missing from the log
     std::uint64_t fetches = 0;        ///< reads of the log (catching up, repairing a gap, replay)
     std::uint64_t bad_messages = 0;   ///< messages or records not in the nodes' format (ignored)
+    /// This node knows where the log is (its first read of it, one round trip after the channel
+    /// is made and Redis reached, returned): from then on it delivers every event published.
+    bool following = false;
 };
 
 /** @brief A `sse::channel` whose topic spans every node that has one of the same name on the
@@ -86,11 +90,7 @@ public:
     void subscribe(const stream_ptr& s, std::string_view last_event_id) { impl_->add(s, last_event_id); }
 
     /// Removes `s` (it stays open).
-    void unsubscribe(const stream_ptr& s)
-    {
-        std::lock_guard<std::mutex> lock(impl_->mu);
-        impl_->drop(*s, impl_);
-    }
+    void unsubscribe(const stream_ptr& s) { impl_->remove_stream(*s); }
 
     /// Publishes `e` to every node (its id, if any, is replaced). A failure is counted in
     /// `stats().publish_failed`; `async_publish` reports it.
@@ -144,6 +144,7 @@ public:
         s.history_events = impl_->past.entries().size();
         s.history_bytes = impl_->past.bytes();
         s.bad_messages += impl_->follower.bad_messages();
+        s.following = impl_->follower.started();
         return s;
     }
 
@@ -167,7 +168,7 @@ private:
         std::string last_event_id;
         std::optional<detail::log_position> at; // none: from the start of the log
         bool checked = false;
-        int tries = 0;
+        int errors = 0, waits = 0; // failed reads in a row; waits for this node to catch up
     };
 
     struct impl final : detail::fanout,
@@ -233,6 +234,7 @@ private:
         void add(const stream_ptr& s, std::string_view last_event_id)
         {
             std::unique_lock<std::mutex> lock(mu);
+            if (resuming_now(*s)) return; // subscribed already, in effect
             if (live_only || last_event_id.empty()) return fanout::add(s, shared_from_this(), [](stream&) {});
             auto at = detail::log_position::parse(last_event_id);
             if (at && at->epoch == follower.epoch()) {
@@ -245,25 +247,50 @@ private:
             }
             resume r{s, std::string(last_event_id), at};
             if (!at) {
-                if (!missed(r)) return;
-                r.checked = true;
+                tell_missed(r);
+                if (options.on_missed == missed_policy::live_only) return fanout::add(s, shared_from_this(), [](stream&) {});
+                r.checked = true; // from the start of the log
             }
+            resuming.push_back(s.get());
             lock.unlock();
             fetch_for(std::move(r));
         }
 
-        // Under mu: a client whose id is not in the log. Returns whether it gets the history.
-        bool missed(resume& r)
+        void remove_stream(stream& s)
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            drop(s, shared_from_this());
+            forget(s);
+        }
+
+        // Under mu: whether `s` waits for its replay from the log.
+        bool resuming_now(const stream& s) const
+        {
+            return std::find(resuming.begin(), resuming.end(), &s) != resuming.end();
+        }
+        // Under mu: `s` no longer waits for its replay; returns whether it did.
+        bool forget(const stream& s)
+        {
+            auto it = std::find(resuming.begin(), resuming.end(), &s);
+            if (it == resuming.end()) return false;
+            *it = resuming.back();
+            resuming.pop_back();
+            return true;
+        }
+
+        // Under mu: a resuming client joins (unless it was unsubscribed meanwhile).
+        template <class Before>
+        void join(resume& r, Before&& before)
+        {
+            if (forget(*r.s)) fanout::add(r.s, shared_from_this(), std::forward<Before>(before));
+        }
+
+        // Under mu: a client whose id is not (or no longer) in the log is told so.
+        void tell_missed(resume& r)
         {
             ++counts.missed;
             if (!options.missed_event.empty())
                 fanout::replay(*r.s, detail::serialized(event(r.last_event_id).type(options.missed_event)));
-            if (options.on_missed == missed_policy::live_only) {
-                fanout::add(r.s, shared_from_this(), [](stream&) {});
-                return false;
-            }
-            r.at.reset();
-            return true;
         }
 
         void fetch_for(resume r)
@@ -271,40 +298,59 @@ private:
             const auto from = r.at ? r.at->id.next() : detail::redis_id{};
             fetch(from, detail::redis_follower::fetch_count,
                   [self = shared_from_this(), r = std::move(r)](std::error_code ec, std::optional<detail::log_fetch> f) mutable {
+                      if (ec == error::shutting_down) {
+                          std::lock_guard<std::mutex> lock(self->mu);
+                          self->forget(*r.s);
+                          return;
+                      }
                       if (ec || !f) {
-                          if (++r.tries > 8) return self->give_up(r);
+                          if (++r.errors > 8) return self->give_up(r);
                           return self->later([self, r = std::move(r)]() mutable { self->fetch_for(std::move(r)); });
                       }
+                      r.errors = 0;
                       self->resumed(std::move(r), *f);
                   });
         }
 
-        // A fetch for a resuming client came back (on the strand).
+        // Under mu held by `lock`: reads again after a short wait (this node is not where the
+        // log is yet), or gives up after ~6 s of that.
+        void wait_and_retry(resume r, std::unique_lock<std::mutex>& lock)
+        {
+            if (++r.waits > 64) {
+                lock.unlock();
+                return give_up(r);
+            }
+            lock.unlock();
+            later([self = shared_from_this(), r = std::move(r)]() mutable { self->fetch_for(std::move(r)); });
+        }
+
+        // A page of the log for a resuming client came back (on the strand).
         void resumed(resume r, const detail::log_fetch& f)
         {
-            if (++r.tries > 64) return give_up(r); // the log keeps moving away: join live
             std::unique_lock<std::mutex> lock(mu);
-            if (!follower.started() || f.epoch != follower.epoch()) {
-                // This node is not (yet) where the log is: try again when it is.
-                lock.unlock();
-                return later([self = shared_from_this(), r = std::move(r)]() mutable { self->fetch_for(std::move(r)); });
-            }
-            if (!r.checked) {
+            if (!resuming_now(*r.s)) return; // unsubscribed meanwhile
+            if (!follower.started() || f.epoch != follower.epoch()) return wait_and_retry(std::move(r), lock);
+            // Every page must follow the last: events lost in between (trimmed, or a new epoch)
+            // are told; then the client gets what the log holds from there (or only live ones).
+            if (r.at && !detail::resumes_cleanly(*r.at, f)) {
+                const bool restart = !r.checked || f.epoch != r.at->epoch; // this page is not what follows
+                tell_missed(r);
+                if (options.on_missed == missed_policy::live_only) return join(r, [](stream&) {});
+                r.at.reset();
                 r.checked = true;
-                if (!detail::resumes_cleanly(*r.at, f)) {
-                    if (!missed(r)) return;
+                if (restart) {
                     lock.unlock();
                     return fetch_for(std::move(r)); // everything the log holds
                 }
             }
+            r.checked = true;
             // Queue what this node has delivered already (up to its last), then join.
             const auto last = follower.last();
             std::uint64_t n = 0;
             for (const auto& e : f.entries) {
                 if (last < e.id) break;
                 const detail::log_position at{f.epoch, e.id};
-                auto ev = detail::decode_record(e.record);
-                if (ev) {
+                if (auto ev = detail::decode_record(e.record)) {
                     const auto id = at.str();
                     n += fanout::replay(*r.s, detail::serialized(ev->id(id)), &id);
                 }
@@ -313,16 +359,11 @@ private:
             counts.replayed += n;
             fanout::count_replayed(*r.s, n);
             const auto reached = r.at ? r.at->id : detail::redis_id{};
-            if (reached == last) return fanout::add(r.s, shared_from_this(), [](stream&) {});
-            if (last < reached) {
-                // The client comes from a node ahead of this one: wait for this one to get there.
-                lock.unlock();
-                return later([self = shared_from_this(), r = std::move(r)]() mutable { self->fetch_for(std::move(r)); });
-            }
-            if (f.entries.size() < detail::redis_follower::fetch_count) {
-                const auto key = r.at ? r.at->str() : std::string();
-                if (auto from = key.empty() ? std::optional<std::size_t>() : past.after(key, false)) {
-                    fanout::add(r.s, shared_from_this(), [&](stream& st) { counts.replayed += fanout::replay(st, past, *from); });
+            if (reached == last) return join(r, [](stream&) {});
+            if (last < reached) return wait_and_retry(std::move(r), lock); // from a node ahead of this one
+            if (f.entries.size() < detail::redis_follower::fetch_count && r.at) {
+                if (auto from = past.after(r.at->str(), false)) {
+                    join(r, [&](stream& st) { counts.replayed += fanout::replay(st, past, *from); });
                     return;
                 }
             }
@@ -330,14 +371,13 @@ private:
             fetch_for(std::move(r)); // more than this node keeps: read on
         }
 
-        // Redis stays unreachable for a resuming client: it joins live, told it missed events.
+        // The log stays unreadable for a resuming client: it joins live, told it missed events.
         void give_up(resume& r)
         {
             std::lock_guard<std::mutex> lock(mu);
-            ++counts.missed;
-            if (!options.missed_event.empty())
-                fanout::replay(*r.s, detail::serialized(event(r.last_event_id).type(options.missed_event)));
-            fanout::add(r.s, shared_from_this(), [](stream&) {});
+            if (!resuming_now(*r.s)) return;
+            tell_missed(r);
+            join(r, [](stream&) {});
         }
 
         // ---- the node's reading of the log (on the strand)
@@ -389,6 +429,7 @@ private:
                 count = follower.tail_only() ? 0 : detail::redis_follower::fetch_count;
             }
             fetch(from, count, [self = shared_from_this()](std::error_code ec, std::optional<detail::log_fetch> f) {
+                if (ec == error::shutting_down) return; // the client was closed
                 bool again;
                 {
                     std::lock_guard<std::mutex> lock(self->mu);
@@ -420,6 +461,7 @@ private:
         void lost() override
         {
             ++counts.lost;
+            past.clear(); // what follows does not continue it: a client resuming from it must hear of the loss
             if (!options.missed_event.empty()) notify(detail::serialized(event(last_id.empty() ? "0" : last_id).type(options.missed_event)));
         }
 
@@ -468,6 +510,7 @@ private:
         // under mu:
         detail::history past; // this node's recent events, for resuming clients
         detail::redis_follower follower;
+        std::vector<const stream*> resuming; // streams waiting for their replay from the log
         std::uint64_t seq = 0;
         std::string last_id;
         redis_channel_stats counts;
