@@ -6,11 +6,14 @@
 # starts the server on a free loopback port, drives it with sse-load, stops
 # it and appends one row to results/results.tsv.  Finally writes
 # results/table.md (median per point) and results/fanout.svg.
-# See README.md for the scenarios and columns.
+# The cluster scenario is asio-sse's own: one node with a local channel
+# (asio-sse-local) against CLUSTER_NODES nodes sharing a redis_channel over a
+# redis-server the script starts (asio-sse-redis), run whenever asio-sse is in
+# SERVERS.  See README.md for the scenarios and columns.
 #
 # Environment knobs (defaults in brackets):
 #   SERVERS          server kinds to run ["floor node nchan asio-sse"]
-#   SCENARIOS        scenario kinds to run ["idle fanout ticker"]
+#   SCENARIOS        scenario kinds to run ["idle fanout ticker cluster"]
 #   RUNS             runs per point [2]
 #   WARMUP/DURATION  fan-out and ticker windows, whole seconds [2/3]
 #   IDLE_WARMUP/IDLE_DURATION  idle-memory windows, whole seconds [1/1]
@@ -24,6 +27,8 @@
 #   SERVER_CPUS/CLIENT_CPUS  taskset CPU lists for the server and for the
 #                    load side (sse-load, nchan-pub) [0 / 1 on 2+ CPUs;
 #                    empty = no pinning]
+#   REDIS_SERVER     redis-server for the cluster scenario [redis-server]
+#   REDIS_CPUS       taskset CPU list for it [SERVER_CPUS]
 #   BENCH_BUILD_DIR  where the tools are built [tests/bench/build]
 #   RESULTS_DIR      output directory [tests/bench/results]
 #   APPEND=1         append to an existing results.tsv instead of starting anew
@@ -39,7 +44,7 @@ LOG_DIR=$RESULTS_DIR/logs
 SSE_BENCH_SERVER=${SSE_BENCH_SERVER:-build/tests/bench/sse-bench-server}
 [[ $SSE_BENCH_SERVER = /* ]] || SSE_BENCH_SERVER=$REPO_ROOT/$SSE_BENCH_SERVER
 SERVERS=${SERVERS:-floor node nchan asio-sse}
-SCENARIOS=${SCENARIOS:-idle fanout ticker}
+SCENARIOS=${SCENARIOS:-idle fanout ticker cluster}
 RUNS=${RUNS:-2}
 WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-3}
@@ -56,11 +61,16 @@ else
   SERVER_CPUS=${SERVER_CPUS-}
   CLIENT_CPUS=${CLIENT_CPUS-}
 fi
+REDIS_CPUS=${REDIS_CPUS-$SERVER_CPUS}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+CLUSTER_NODES=2          # asio-sse-redis: nodes, each with N streams and R/CLUSTER_NODES of the publishes
 PAYLOAD=64
+CLK_TCK=$(getconf CLK_TCK)
 SERVER_MAX_S=300         # servers and publisher exit by themselves after this
 NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
 
 # Scenario points: kind N R(events/s per stream) T(ticker ms, 0 = off).
+# cluster: N streams per node; R events/s published in all (so per stream).
 POINTS=(
   "idle   1000  0    0"
   "idle   10000 0    0"
@@ -70,6 +80,8 @@ POINTS=(
   "fanout 10000 10   0"
   "fanout 10000 100  0"
   "ticker 10000 1    1000"
+  "cluster 1000 100  0"
+  "cluster 1000 1000 0"
 )
 
 log() { printf '%s\n' "$*" >&2; }
@@ -77,8 +89,10 @@ log() { printf '%s\n' "$*" >&2; }
 # Command prefixes that pin a process to a CPU list (empty: no pinning).
 SERVER_PIN=()
 CLIENT_PIN=()
+REDIS_PIN=()
 [[ -z $SERVER_CPUS ]] || SERVER_PIN=(taskset -c "$SERVER_CPUS")
 [[ -z $CLIENT_CPUS ]] || CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+[[ -z $REDIS_CPUS ]] || REDIS_PIN=(taskset -c "$REDIS_CPUS")
 
 # ---------------------------------------------------------------------------
 # Child processes: every PID we start is recorded and killed on exit.
@@ -86,6 +100,7 @@ CHILDREN=()
 NCHAN_TMP=""
 NCHAN_LOG=""  # where nginx's error.log is kept when its temp dir goes
 NCHAN_WORKERS=""
+REDIS_TMP=""  # the cluster scenario's Redis directory (nothing is saved in it)
 
 stop_pid() {  # TERM, wait up to 2 s, then KILL (bash reaps disowned jobs)
   local pid=$1 i
@@ -97,7 +112,7 @@ stop_pid() {  # TERM, wait up to 2 s, then KILL (bash reaps disowned jobs)
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-stop_children() {  # newest first: the publisher goes before nginx
+stop_children() {  # newest first: the publisher goes before nginx, the nodes before Redis
   local i pid
   for ((i = ${#CHILDREN[@]} - 1; i >= 0; i--)); do stop_pid "${CHILDREN[i]}"; done
   CHILDREN=()
@@ -110,6 +125,10 @@ stop_children() {  # newest first: the publisher goes before nginx
     cat "$NCHAN_TMP/error.log" >>"$NCHAN_LOG" 2>/dev/null || true
     rm -rf "$NCHAN_TMP"
     NCHAN_TMP=""
+  fi
+  if [[ -n $REDIS_TMP ]]; then
+    rm -rf "$REDIS_TMP"
+    REDIS_TMP=""
   fi
 }
 
@@ -168,9 +187,11 @@ wait_children() {  # pid: its children's PIDs, comma-separated (5 s max)
 # Starts a server; sets SERVER_PID (what to stop), MEASURE_PIDS (what to
 # sample in /proc) and SUB_PATH.  Servers without a --max-seconds of their
 # own run under timeout(1), which forwards our TERM to them.
-# Arguments: kind port R T logprefix.
+# Arguments: kind port R T logprefix [more sse-bench-server flags].
 start_server() {
   local kind=$1 port=$2 rate=$3 ticker=$4 logp=$5
+  shift 5
+  local extra=("$@")
   SUB_PATH=/events
   case $kind in
     floor)  # ticker points: a timer per stream (--ticker-ms) instead of the broadcast (--rate)
@@ -186,7 +207,7 @@ start_server() {
       SERVER_PID=$! ;;
     asio-sse)
       "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events \
-        --rate "$rate" --payload "$PAYLOAD" --ticker-ms "$ticker" --threads "$ASIO_THREADS" \
+        --rate "$rate" --payload "$PAYLOAD" --ticker-ms "$ticker" --threads "$ASIO_THREADS" "${extra[@]}" \
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
@@ -270,7 +291,207 @@ run_point() {
   fi
   stop_children
   local row
-  row="$kind $scen $n $rate $PAYLOAD $run $row_tail"
+  row="$kind $scen $n $rate $PAYLOAD $run $row_tail NA" # no Redis here
+  printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
+}
+
+# ---------------------------------------------------------------------------
+# The cluster scenario.
+
+# Starts a Redis of our own on a free loopback port, without persistence, in a
+# temporary directory; sets REDIS_PORT and REDIS_PID (redis-server itself,
+# whose CPU time is sampled).  Argument: logprefix.
+start_redis() {
+  local logp=$1 wrapper
+  REDIS_PORT=$(free_port) || return 1
+  REDIS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sse-bench-redis.XXXXXX")
+  "${REDIS_PIN[@]}" timeout "$SERVER_MAX_S" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 \
+    --save '' --appendonly no --dir "$REDIS_TMP" >"$logp.redis.log" 2>&1 &
+  wrapper=$!
+  disown "$wrapper"
+  CHILDREN+=("$wrapper")
+  REDIS_PID=$(wait_children "$wrapper") || return 1
+  CHILDREN+=("$REDIS_PID")
+  wait_port "$REDIS_PORT" "$wrapper"
+}
+
+now_us() { echo "${EPOCHREALTIME/[.,]/}"; }  # microseconds (any locale's decimal point)
+
+sleep_until() {  # a now_us value
+  local left=$(($1 - $(now_us)))
+  if ((left > 0)); then sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"; fi
+}
+
+proc_ticks() {  # pids...: their utime + stime summed, in clock ticks; NA if one is gone
+  local pid stat f total=0
+  for pid in "$@"; do
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || { echo NA; return 0; }
+    read -ra f <<<"${stat##*) }" # f[0] is field 3 (state): utime is f[11], stime f[12]
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+machine_ticks() {  # user + nice + system of all CPUs, as sse-load counts them
+  local cpu user nice system
+  read -r cpu user nice system _ </proc/stat
+  echo $((user + nice + system))
+}
+
+# pct TICKS_BEFORE TICKS_AFTER SECONDS: % of one core ("NA" if a sample is NA).
+pct() {
+  awk -v a="$1" -v b="$2" -v s="$3" -v hz="$CLK_TCK" \
+    'BEGIN { if (a == "NA" || b == "NA" || s <= 0) print "NA"; else { v = 100 * (b - a) / hz / s; printf "%.1f\n", v < 0 ? 0 : v } }'
+}
+
+# Merges sse-load --histogram files exactly as sse-load merges its threads'
+# histograms; prints "p50 p99 p999 max" in microseconds (NA without events).
+merge_hist() {
+  local mx
+  mx=$(awk '$1 == "max" && $2 + 0 > m + 0 { m = $2 } END { print m + 0 }' "$@")
+  awk '$1 != "max" { c[$1] += $2 } END { for (b in c) print b, c[b] }' "$@" | sort -n -k1,1 |
+    awk -v mx="$mx" '
+      { ub[++n] = $1 + 0; cnt[n] = $2 + 0; tot += $2 }
+      function q(p,   r, i, seen) {  # sse-load Histogram::quantile: rank ceil(p * total)
+        r = p * tot; r = r == int(r) ? r : int(r) + 1
+        if (r < 1) r = 1
+        if (r > tot) r = tot
+        for (i = 1; i <= n; i++) { seen += cnt[i]; if (seen >= r) return ub[i] < mx + 0 ? ub[i] : mx + 0 }
+        return mx + 0
+      }
+      END {
+        if (tot == 0) { print "NA NA NA NA"; exit }
+        printf "%.1f %.1f %.1f %.1f\n", q(0.5) / 1000, q(0.99) / 1000, q(0.999) / 1000, mx / 1000
+      }'
+}
+
+# One cluster measurement: variant N(per node) R(published in all) run.
+# asio-sse-local: one sse-bench-server with a local channel, --rate R.
+# asio-sse-local-x2: CLUSTER_NODES such servers pinned as the Redis nodes are, each with its own
+# local channel at --rate R: the same fan-out work on the same CPUs, without Redis.
+# asio-sse-redis: a Redis, CLUSTER_NODES servers on it (--redis-port, R split
+# between them).  Either way one sse-load per node, N streams each, all held
+# after their ramp and started together (SIGUSR1), so they measure the same
+# window; the script samples Redis, the nodes, the loads and the machine over
+# that window itself.  Row: established, receiving, events/s summed over the
+# loads; latency from their merged histograms; RSS growth per stream over all
+# nodes; server CPU = the nodes' sum (% of one core); redis_cpu_pct.
+run_cluster_point() {
+  local variant=$1 n=$2 rate=$3 run=$4
+  local logp=$LOG_DIR/$variant-cluster-n$n-r$rate-$run
+  local nodes=1 redis_args=() ok=1 k share port
+  local ports=() node_pids=() load_pids=() wrappers=()
+  REDIS_PID=""
+  if [[ $variant == asio-sse-local-x2 ]]; then
+    nodes=$CLUSTER_NODES # the same nodes, each with its own local channel publishing all R
+  elif [[ $variant == asio-sse-redis ]]; then
+    nodes=$CLUSTER_NODES
+    if start_redis "$logp"; then
+      redis_args=(--redis-port "$REDIS_PORT")
+    else
+      ok=0
+      log "  $variant cluster R=$rate run $run: redis-server did not start (see $logp.redis.log)"
+    fi
+  fi
+  for ((k = 1; ok && k <= nodes; k++)); do
+    share=$((rate / nodes))
+    if ((k == nodes)); then share=$((rate - share * (nodes - 1))); fi
+    [[ $variant == asio-sse-local-x2 ]] && share=$rate
+    if port=$(free_port) && start_server asio-sse "$port" "$share" 0 "$logp.node$k" "${redis_args[@]}"; then
+      ports+=("$port")
+      node_pids+=("$MEASURE_PIDS")
+    else
+      ok=0
+      log "  $variant cluster R=$rate run $run: node $k did not start (see $logp.node$k.server.log)"
+    fi
+  done
+  local row_tail="NA NA NA NA NA NA NA NA NA NA NA"
+  if ((ok)); then
+    for ((k = 1; k <= nodes; k++)); do
+      timeout $((CONNECT_TIMEOUT + WARMUP + DURATION + 20)) \
+        "${CLIENT_PIN[@]}" "$BUILD_DIR/sse-load" --url "http://127.0.0.1:${ports[k - 1]}/events" --streams "$n" \
+        --warmup "$WARMUP" --duration "$DURATION" --connect-timeout "$CONNECT_TIMEOUT" \
+        --server-pid "${node_pids[k - 1]}" --hold 1 --histogram "$logp.node$k.hist" \
+        >"$logp.node$k.load.log" 2>&1 &
+      wrappers+=("$!")
+      CHILDREN+=("$!")
+      load_pids+=("$(wait_children "$!" || echo "$!")") # timeout's child: sse-load (taskset execs it)
+    done
+    # Every load holds once its ramp is over (at most CONNECT_TIMEOUT); then all start at once.
+    local i held alive
+    for ((i = 0; i < (CONNECT_TIMEOUT + 5) * 10; i++)); do
+      held=0 alive=0
+      for ((k = 1; k <= nodes; k++)); do
+        if grep -q 'holding until SIGUSR1' "$logp.node$k.load.log" 2>/dev/null; then held=$((held + 1)); fi
+        if kill -0 "${load_pids[k - 1]}" 2>/dev/null; then alive=$((alive + 1)); fi
+      done
+      if ((held == nodes || alive < nodes)); then break; fi
+      sleep 0.1
+    done
+    ((held == nodes)) || log "  warning: only $held of $nodes loads finished their ramp; the windows may differ"
+    kill -USR1 "${load_pids[@]}" 2>/dev/null || true
+    # Our own samples span DURATION too, but end 0.1 s before the loads' window
+    # does: a load exits as its window ends, and its CPU time goes with it.
+    local go t0 t1 m0 m1 r0=NA r1=NA s0 s1 l0 l1
+    go=$(now_us)
+    sleep_until $((go + WARMUP * 1000000 - 100000))
+    t0=$(now_us) m0=$(machine_ticks) s0=$(proc_ticks "${node_pids[@]}") l0=$(proc_ticks "${load_pids[@]}")
+    [[ -z $REDIS_PID ]] || r0=$(proc_ticks "$REDIS_PID")
+    sleep_until $((go + (WARMUP + DURATION) * 1000000 - 100000))
+    t1=$(now_us) m1=$(machine_ticks) s1=$(proc_ticks "${node_pids[@]}") l1=$(proc_ticks "${load_pids[@]}")
+    [[ -z $REDIS_PID ]] || r1=$(proc_ticks "$REDIS_PID")
+    local w
+    for w in "${wrappers[@]}"; do wait "$w" || true; done # each ends with its window
+    local secs redis_cpu other_cpu
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e6 }')
+    redis_cpu=$(pct "$r0" "$r1" "$secs")
+    other_cpu=NA
+    if [[ $s0 != NA && $s1 != NA && $l0 != NA && $l1 != NA ]]; then # machine minus everything we started
+      local known0=$((s0 + l0)) known1=$((s1 + l1))
+      if [[ -n $REDIS_PID ]]; then
+        if [[ $r0 != NA && $r1 != NA ]]; then known0=$((known0 + r0)) known1=$((known1 + r1)); else known1=NA; fi
+      fi
+      [[ $known1 == NA ]] || other_cpu=$(pct "$((m0 - known0))" "$((m1 - known1))" "$secs")
+    fi
+    local res est=0 recv=0 eps=0 rss=0 cpu=0 errors=0 node_cpus=() got=0 v
+    for ((k = 1; k <= nodes; k++)); do
+      res=$(grep -m1 '^RESULT ' "$logp.node$k.load.log" || true)
+      [[ -n $res ]] || { log "  $variant cluster R=$rate run $run: no RESULT from load $k (see $logp.node$k.load.log)"; continue; }
+      got=$((got + 1))
+      est=$((est + $(result_field streams_established "$res")))
+      recv=$((recv + $(result_field streams_receiving "$res")))
+      errors=$((errors + $(result_field errors "$res")))
+      eps=$(awk -v a="$eps" -v b="$(result_field events_per_sec "$res")" 'BEGIN { printf "%.0f", a + b }')
+      v=$(result_field server_cpu_pct "$res")
+      node_cpus+=("$v")
+      cpu=$(awk -v a="$cpu" -v b="$v" 'BEGIN { if (a == "NA" || b == "NA") print "NA"; else printf "%.1f", a + b }')
+      local before start
+      before=$(result_field server_rss_before_kb "$res") start=$(result_field server_rss_start_kb "$res")
+      if [[ $rss != NA && $before != NA && $start != NA ]]; then rss=$((rss + start - before)); else rss=NA; fi
+    done
+    if ((got == nodes)); then
+      local lat
+      lat=$(merge_hist "$logp".node*.hist)
+      [[ $rss == NA ]] || rss=$((rss * 1024 / (nodes * n)))
+      row_tail="$est $recv $eps $lat $rss $cpu $other_cpu $redis_cpu"
+      local p99
+      p99=$(cut -d' ' -f2 <<<"$lat")
+      log "  $variant cluster N=${nodes}x$n R=$rate run $run: $eps ev/s, p99 $p99 us (merged)," \
+          "rss/stream $rss B, node cpu $(IFS=+; echo "${node_cpus[*]}")%, redis cpu $redis_cpu%," \
+          "established $est, errors $errors, other processes $other_cpu%"
+      if [[ $other_cpu != NA ]] && awk -v o="$other_cpu" 'BEGIN { exit !(o > 25) }'; then
+        log "  warning: other processes used $other_cpu% of a core during that window; the run is skewed"
+      fi
+    fi
+  fi
+  stop_children
+  for ((k = 1; k <= nodes; k++)); do  # the nodes' counters, written as they stopped
+    if [[ -f $logp.node$k.server.log ]] && grep -q '^published' "$logp.node$k.server.log"; then
+      log "    node $k: $(grep -m1 '^published' "$logp.node$k.server.log")"
+    fi
+  done
+  local row
+  row="$variant cluster $((nodes * n)) $rate $PAYLOAD $run $row_tail"
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
 }
 
@@ -308,16 +529,16 @@ write_reports() {
       key = $1 OFS $2 OFS $3 OFS $4 OFS $5
       if (!(key in runs)) order[++npoints] = key
       runs[key]++
-      for (c = 7; c <= NF; c++) if ($c != "NA") vals[key, c] = vals[key, c] " " $c
+      for (c = 7; c <= NF; c++) if ($c != "NA" && $c != "") vals[key, c] = vals[key, c] " " $c
     }
     END {
-      split("idle fanout ticker", sc, " "); for (i in sc) srank[sc[i]] = i
-      split("floor node nchan asio-sse", sv, " "); for (i in sv) vrank[sv[i]] = i
+      split("idle fanout ticker cluster", sc, " "); for (i in sc) srank[sc[i]] = i
+      split("floor node nchan asio-sse asio-sse-local asio-sse-local-x2 asio-sse-redis", sv, " "); for (i in sv) vrank[sv[i]] = i
       for (p = 1; p <= npoints; p++) {
         split(order[p], k, OFS)
         line = sprintf("%d %06d %06d %d", srank[k[2]], k[3], k[4], vrank[k[1]])
         line = line OFS order[p] OFS runs[order[p]]
-        for (c = 7; c <= 16; c++) line = line OFS median(vals[order[p], c])
+        for (c = 7; c <= 17; c++) line = line OFS median(vals[order[p], c])
         print line
       }
     }' "$tsv" | sort | cut -f2- >"$RESULTS_DIR/medians.tsv"
@@ -334,11 +555,28 @@ write_reports() {
     echo "Median of the runs per point. R is events/s per stream (ticker: one event per T ms)."
     echo "RSS/stream = server RSS growth from before connecting to the start of the window, / N."
     echo "Other CPU % = CPU used by unrelated processes during the window; above ~25 the point is skewed."
+    if awk -F'\t' '$2 == "cluster" { f = 1 } END { exit !f }' "$RESULTS_DIR/medians.tsv"; then
+      echo
+      echo "### Cluster: one node with a local channel against $CLUSTER_NODES nodes on Redis"
+      echo
+      echo "| server | R | streams (established) | delivered ev/s | of target | p99 ms | server CPU % | redis CPU % | other CPU % | runs |"
+      echo "|---|---|---|---|---|---|---|---|---|---|"
+      awk -F'\t' -v OFS='\t' '$2 == "cluster"' "$RESULTS_DIR/medians.tsv" | sort -t$'\t' -k4,4n -k1,1 |
+        awk -F'\t' '{
+          of = $9 == "NA" ? "NA" : sprintf("%.1f %%", 100 * $9 / ($3 * $4))
+          p99 = $11 == "NA" ? "NA" : sprintf("%.2f", $11 / 1000)
+          printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s |\n", $1, $4, $3, $7, $9, of, p99, $15, $17, $16, $6
+        }'
+      echo
+      echo "R = events/s published in all (asio-sse-redis: R/$CLUSTER_NODES on each node; asio-sse-local-x2: R on each node's own channel), so every stream's"
+      echo "target is R events/s; streams = 1000 per node. Delivered = the loads' events/s summed; p99 from"
+      echo "their merged histograms (publish to client); server CPU = the nodes' sum, % of one core."
+    fi
   } >"$RESULTS_DIR/table.md"
 
   # fanout.dat: one row per event-carrying point, one column per server.
   awk -F'\t' -v OFS='\t' '
-    $2 != "idle" {
+    $2 != "idle" && $2 != "cluster" {
       label = $2 " N=" $3 " R=" $4
       if (!(label in seen)) { seen[label] = 1; labels[++nl] = label; target[label] = $3 * $4 }
       eps[label, $1] = $9; present[$1] = 1
@@ -379,7 +617,7 @@ write_summary() {
       if (est < c[3] + 0) c[0] = c[0] " (" th(est) " streams)"
       return srv == "asio-sse" ? "**" c[0] "**" : c[0]
     }
-    {
+    $2 != "cluster" {  # asio-sse against itself: table.md has it
       k = $2 " " $3 " " $4
       if (!(k in sc)) { keys[++n] = k; sc[k] = $2; nn[k] = $3; rr[k] = $4 }
       have[k, $1] = $0
@@ -430,15 +668,25 @@ main() {
   if [[ ${APPEND:-0} != 1 || ! -f $RESULTS_DIR/results.tsv ]]; then
     rm -rf "$LOG_DIR"
     mkdir -p "$LOG_DIR"
-    printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\tother_cpu_pct\n' \
+    printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\tother_cpu_pct\tredis_cpu_pct\n' \
       >"$RESULTS_DIR/results.tsv"
+  elif ! head -n1 "$RESULTS_DIR/results.tsv" | grep -q redis_cpu_pct; then
+    sed -i '1s/$/\tredis_cpu_pct/' "$RESULTS_DIR/results.tsv" # a file from before the cluster scenario
   fi
   mkdir -p "$LOG_DIR"
 
-  local kind kinds=() point scen n rate ticker run est
+  local kind kinds=() point scen n rate ticker run est variant variants=()
   for kind in $SERVERS; do
     if server_available "$kind"; then kinds+=("$kind"); fi
   done
+  if [[ " $SCENARIOS " == *" cluster "* && " ${kinds[*]} " == *" asio-sse "* ]]; then
+    variants=(asio-sse-local asio-sse-local-x2)
+    if command -v "$REDIS_SERVER" >/dev/null; then
+      variants+=(asio-sse-redis)
+    else
+      log "skipping asio-sse-redis: $REDIS_SERVER not found"
+    fi
+  fi
   for point in "${POINTS[@]}"; do
     read -r scen n rate ticker <<<"$point"
     [[ " $SCENARIOS " == *" $scen "* ]] || continue
@@ -446,6 +694,17 @@ main() {
     for ((run = 1; run <= RUNS; run++)); do
       for kind in "${kinds[@]}"; do
         if [[ $scen == ticker && $kind == nchan ]]; then continue; fi # Nchan has no per-stream timer
+        if [[ $scen == cluster ]]; then # asio-sse only: its local channel, then Redis
+          [[ $kind == asio-sse ]] || continue
+          for variant in "${variants[@]}"; do
+            if ((SECONDS - began + WARMUP + DURATION + 6 > BUDGET_S)); then
+              log "  time budget of ${BUDGET_S}s used up: skipping $variant $scen N=$n R=$rate run $run"
+              continue
+            fi
+            run_cluster_point "$variant" "$n" "$rate" "$run"
+          done
+          continue
+        fi
         if [[ $scen == idle ]]; then est=$((IDLE_WARMUP + IDLE_DURATION + 3)); else est=$((WARMUP + DURATION + 4)); fi
         if ((SECONDS - began + est > BUDGET_S)); then
           log "  time budget of ${BUDGET_S}s used up: skipping $kind $scen N=$n R=$rate run $run"

@@ -3,12 +3,24 @@
 // demo's pattern). Every event's data starts with CLOCK_MONOTONIC nanoseconds, for latency.
 //
 //   sse-bench-server --port P [--path /events] [--rate R] [--payload B] [--ticker-ms T] [--threads K]
-//                    [--catch-up-ms C]
+//                    [--catch-up-ms C] [--redis-port RP [--redis-host H]]
 //
 // The publisher ticks every millisecond and publishes what fell due since its last tick; a
 // late tick catches up at most C ms of events (default 5), the rest slips. On exit the server
 // prints its counters (published, slipped, sent, dropped, disconnected) to stderr.
+//
+// With --redis-port the channel is a `sse::redis_channel` named "bench" on the Redis at H:RP
+// (default host 127.0.0.1), with the same channel options: every node given the same Redis
+// delivers what any of them publishes, and --rate is this node's share of the publishes. The
+// counters then also say what this node received from Redis and fanned out (delivered), which
+// of its publishes failed (publish_failed; those still outstanding at exit fail too), how often
+// it found events missing from the log (lost) and how often it read the log (fetches). This
+// needs the asio-sse::redis target (hiredis) at build time (ASIO_SSE_BENCH_REDIS); without it
+// --redis-port is refused.
 #include <sse/sse.hpp>
+#ifdef ASIO_SSE_BENCH_REDIS
+#include <sse/redis.hpp>
+#endif
 
 #include <asio/signal_set.hpp>
 
@@ -17,8 +29,10 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -31,6 +45,8 @@ struct settings {
     unsigned short port = 0;
     std::string path = "/events";
     int rate = 0, payload = 64, ticker_ms = 0, threads = 1, catch_up_ms = 5;
+    std::string redis_host = "127.0.0.1";
+    int redis_port = 0; // 0: a local sse::channel
 };
 
 settings parse(int argc, char** argv)
@@ -46,10 +62,16 @@ settings parse(int argc, char** argv)
         else if (k == "--ticker-ms") s.ticker_ms = std::stoi(v);
         else if (k == "--threads") s.threads = std::stoi(v);
         else if (k == "--catch-up-ms") s.catch_up_ms = std::stoi(v);
+        else if (k == "--redis-host") s.redis_host = v;
+        else if (k == "--redis-port") s.redis_port = std::stoi(v);
         else {
             std::cerr << "unknown flag " << k << "\n";
             std::exit(2);
         }
+    }
+    if (s.redis_port < 0 || s.redis_port > 65535) {
+        std::cerr << "--redis-port must be in 1..65535\n";
+        std::exit(2);
     }
     return s;
 }
@@ -69,15 +91,16 @@ std::string payload(std::size_t size)
     return s;
 }
 
-// Publishes to `ch` at `rate` events/s from a 1 ms timer on the io_context. Each tick publishes
+// Publishes to `Channel` (sse::channel or sse::redis_channel) at `rate` events/s from a 1 ms timer on the io_context. Each tick publishes
 // the events that fell due since the previous one; when the loop was too busy to tick on time it
 // catches up at most `catch_up` (the rest slips and is counted, as a late setInterval would), so
 // every stream's queue gains a bounded batch per tick. Ends when `stopped` is set (a flag, not
 // cancel(): a wait that already expired completes with success even after cancel()).
+template <class Channel>
 struct publisher {
     asio::steady_timer timer;
     const std::atomic<bool>& stopped;
-    sse::channel& ch;
+    Channel& ch;
     long long rate;
     int size;
     std::chrono::milliseconds catch_up;
@@ -103,21 +126,22 @@ struct publisher {
     }
 };
 
-} // namespace
+// The counters only a Redis channel has (none for a local one).
+std::string extra_counters(const sse::channel_stats&) { return {}; }
 
-int main(int argc, char** argv)
+#ifdef ASIO_SSE_BENCH_REDIS
+std::string extra_counters(const sse::redis_channel_stats& c)
 {
-    const settings cfg = parse(argc, argv);
-    asio::io_context io(cfg.threads);
-    sse::server_options o;
-    o.max_queue_bytes = 1 << 20;
-    o.max_connections_per_client = 0; // every load connection comes from 127.0.0.1
-    o.connection_rate_per_client = 0;
-    sse::server server(io, o);
-    sse::channel_options co;
-    co.history_events = 4096;
-    sse::channel ch(co);
+    return " delivered " + std::to_string(c.delivered) + " publish_failed " + std::to_string(c.publish_failed) + " lost " +
+           std::to_string(c.lost) + " fetches " + std::to_string(c.fetches);
+}
+#endif
 
+// Serves `cfg.path` from `ch` until SIGINT or SIGTERM (then `on_stop` runs too), and prints the
+// counters. The same for both channel kinds.
+template <class Channel>
+void serve(const settings& cfg, asio::io_context& io, sse::server& server, Channel& ch, const std::function<void()>& on_stop)
+{
     if (cfg.ticker_ms > 0) {
         const auto period = std::chrono::milliseconds(cfg.ticker_ms);
         server.on_stream(cfg.path, [period, size = cfg.payload](sse::stream_ptr s) {
@@ -133,12 +157,13 @@ int main(int argc, char** argv)
     server.start();
 
     std::atomic<bool> stopped{false};
-    publisher pub{asio::steady_timer(io), stopped, ch, cfg.rate, cfg.payload, std::chrono::milliseconds(cfg.catch_up_ms)};
+    publisher<Channel> pub{asio::steady_timer(io), stopped, ch, cfg.rate, cfg.payload, std::chrono::milliseconds(cfg.catch_up_ms)};
     if (cfg.rate > 0 && cfg.ticker_ms <= 0) pub.run();
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code, int) {
         stopped = true; // the publisher's next tick ends it
         server.stop();
+        if (on_stop) on_stop();
     });
     std::cout << server.local_endpoint().port() << std::endl;
 
@@ -148,7 +173,44 @@ int main(int argc, char** argv)
     for (auto& t : pool) t.join();
     // what the run cost, for the log beside the results
     const auto st = server.stats();
-    std::cerr << "published " << ch.stats().published << " slipped " << pub.slipped << " events_sent " << st.events_sent
+    const auto cs = ch.stats();
+    std::cerr << "published " << cs.published << " slipped " << pub.slipped << " events_sent " << st.events_sent
               << " dropped " << st.events_dropped << " slow_disconnects " << st.slow_disconnects << " write_timeouts "
-              << st.write_timeouts << "\n";
+              << st.write_timeouts << extra_counters(cs) << "\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const settings cfg = parse(argc, argv);
+#ifndef ASIO_SSE_BENCH_REDIS
+    if (cfg.redis_port != 0) {
+        std::cerr << "sse-bench-server: --redis-port needs the asio-sse::redis target (hiredis), which this build "
+                     "lacks; install hiredis (e.g. libhiredis-dev) and configure again\n";
+        return 2;
+    }
+#endif
+    asio::io_context io(cfg.threads);
+    sse::server_options o;
+    o.max_queue_bytes = 1 << 20;
+    o.max_connections_per_client = 0; // every load connection comes from 127.0.0.1
+    o.connection_rate_per_client = 0;
+    sse::server server(io, o);
+    sse::channel_options co;
+    co.history_events = 4096;
+
+#ifdef ASIO_SSE_BENCH_REDIS
+    if (cfg.redis_port != 0) {
+        sse::redis_options ro;
+        ro.host = cfg.redis_host;
+        ro.port = static_cast<std::uint16_t>(cfg.redis_port);
+        sse::redis_client bus(io, ro); // connects by itself; open, it keeps io.run() from returning
+        sse::redis_channel ch(bus, "bench", co);
+        serve(cfg, io, server, ch, [&bus] { bus.close(); });
+        return 0;
+    }
+#endif
+    sse::channel ch(co);
+    serve(cfg, io, server, ch, {});
 }

@@ -14,6 +14,13 @@
 // Raw epoll, no dependencies.  One thread by default; --threads T splits the
 // streams over T threads, each with its own epoll instance.  Thread 0 is the
 // main thread and also drives the timeline.
+//
+// Several sse-load processes can share one window: with --hold 1 each one,
+// its ramp over, says so on stderr ("holding until SIGUSR1") and waits (at
+// most kHoldMaxS) for SIGUSR1 before warming up; send it to all at once.
+// --histogram FILE writes the window's latency histogram ("<bucket upper
+// bound ns> <count>" per non-empty bucket, then "max <ns>"), so that several
+// processes' histograms can be merged exactly (run.sh's cluster scenario).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -48,6 +55,10 @@
 namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
+constexpr int kHoldMaxS = 60;  // --hold: the longest wait for SIGUSR1
+
+volatile sig_atomic_t g_go = 0;  // --hold: SIGUSR1 arrived
+void on_go(int) { g_go = 1; }
 
 int64_t now_ns() {
   timespec ts;
@@ -83,6 +94,16 @@ class Histogram {
 
   uint64_t count() const { return total_; }
   uint64_t max() const { return max_; }
+
+  // "<upper bound> <count>" per non-empty bucket, ascending, then "max <v>".
+  bool write(const char* path) const {
+    FILE* f = std::fopen(path, "w");
+    if (!f) return false;
+    for (size_t i = 0; i < kBuckets; ++i)
+      if (counts_[i]) std::fprintf(f, "%" PRIu64 " %" PRIu64 "\n", upper(i), counts_[i]);
+    std::fprintf(f, "max %" PRIu64 "\n", max_);
+    return std::fclose(f) == 0;
+  }
 
   // Highest value equivalent to the bucket holding the q-quantile (q in (0,1]),
   // capped at the largest recorded value; 0 when empty.
@@ -422,6 +443,7 @@ struct Config {
   double connect_timeout_s = 20;
   int threads = 1;
   int ramp_batch = 128;
+  bool hold = false;  // after the ramp, wait for SIGUSR1 before the warmup
   std::vector<int> server_pids;
 };
 
@@ -526,6 +548,7 @@ class Worker {
   size_t next_ = 0;     // next stream to open
   int inflight_ = 0;    // streams in connect/request/head phase
   bool ramp_over_ = false;
+  bool ramp_reported_ = false;  // coordinator: "ramp over" printed
   Histogram hist_;
   Counters c_;
   char buf_[64 * 1024];
@@ -600,11 +623,20 @@ void Worker::expire_handshakes() {
 void Worker::coordinate(int64_t now) {
   if (tl_.window_start.load(std::memory_order_relaxed) == INT64_MAX &&
       (tl_.handshakes_left.load(std::memory_order_relaxed) <= 0 || now >= tl_.ramp_deadline)) {
-    const int64_t start = now + int64_t(cfg_.warmup_s * kNsPerSec);
-    tl_.window_end.store(start + int64_t(cfg_.duration_s * kNsPerSec), std::memory_order_relaxed);
-    tl_.window_start.store(start, std::memory_order_relaxed);
-    std::fprintf(stderr, "sse-load: ramp over after %.2f s, warming up\n",
-                 double(now - tl_.ramp_start) / kNsPerSec);
+    const bool go = !cfg_.hold || g_go;
+    if (!ramp_reported_) {
+      std::fprintf(stderr, "sse-load: ramp over after %.2f s, %s\n",
+                   double(now - tl_.ramp_start) / kNsPerSec, go ? "warming up" : "holding until SIGUSR1");
+      ramp_reported_ = true;
+    } else if (go) {
+      std::fprintf(stderr, "sse-load: SIGUSR1 after %.2f s, warming up\n",
+                   double(now - tl_.ramp_start) / kNsPerSec);
+    }
+    if (go) {
+      const int64_t start = now + int64_t(cfg_.warmup_s * kNsPerSec);
+      tl_.window_end.store(start + int64_t(cfg_.duration_s * kNsPerSec), std::memory_order_relaxed);
+      tl_.window_start.store(start, std::memory_order_relaxed);
+    }
   }
   if (!sampled_start && now >= tl_.window_start.load(std::memory_order_relaxed)) {
     at_start = CpuSample::take(cfg_.server_pids);
@@ -765,7 +797,8 @@ void usage() {
   std::fprintf(stderr,
       "usage: sse-load --url http://127.0.0.1:PORT/path --streams N --duration S --warmup W\n"
       "                [--last-event-id X] [--threads T] [--ramp-batch B]\n"
-      "                [--connect-timeout S] [--server-pid PID[,PID...]]\n");
+      "                [--connect-timeout S] [--server-pid PID[,PID...]]\n"
+      "                [--hold 1] [--histogram FILE]\n");
   std::exit(2);
 }
 
@@ -822,7 +855,7 @@ std::string fmt_pct(double v) {
 
 int main(int argc, char** argv) {
   Config cfg;
-  std::string url, last_event_id;
+  std::string url, last_event_id, histogram_path;
   bool have_id = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -836,6 +869,8 @@ int main(int argc, char** argv) {
     else if (a == "--threads") cfg.threads = int(parse_num(v, "--threads"));
     else if (a == "--ramp-batch") cfg.ramp_batch = int(parse_num(v, "--ramp-batch"));
     else if (a == "--connect-timeout") cfg.connect_timeout_s = parse_num(v, "--connect-timeout");
+    else if (a == "--hold") cfg.hold = parse_num(v, "--hold") != 0;
+    else if (a == "--histogram") histogram_path = v;
     else if (a == "--server-pid") {
       std::istringstream in(v);
       std::string tok;
@@ -866,6 +901,12 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(rl.rlim_cur), cfg.streams);
   }
   signal(SIGPIPE, SIG_IGN);
+  if (cfg.hold) {  // no SA_RESTART: epoll_wait returns at once with EINTR
+    struct sigaction sa {};
+    sa.sa_handler = on_go;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, nullptr);
+  }
 
   const int64_t rss_before = cfg.server_pids.empty() ? -1 : proc_rss_kb(cfg.server_pids);
   const int64_t start = now_ns();
@@ -874,7 +915,8 @@ int main(int argc, char** argv) {
   tl.ramp_deadline = start + int64_t(cfg.connect_timeout_s * kNsPerSec);
   // The window normally ends well before this; the slack only matters when
   // sse-load itself is kept off the CPU and notices the ramp's end late.
-  tl.hard_deadline = tl.ramp_deadline + int64_t((cfg.warmup_s + cfg.duration_s + 10) * kNsPerSec);
+  tl.hard_deadline = tl.ramp_deadline +
+                     int64_t((cfg.warmup_s + cfg.duration_s + 10 + (cfg.hold ? kHoldMaxS : 0)) * kNsPerSec);
   tl.handshakes_left.store(cfg.streams);
 
   std::vector<std::unique_ptr<Worker>> workers;
@@ -882,8 +924,14 @@ int main(int argc, char** argv) {
     const int count = cfg.streams / cfg.threads + (t < cfg.streams % cfg.threads ? 1 : 0);
     workers.push_back(std::make_unique<Worker>(cfg, tl, count, t == 0));
   }
+  // SIGUSR1 goes to thread 0 (the coordinator) only: the others start with it blocked.
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, &old);
   std::vector<std::thread> threads;
   for (size_t t = 1; t < workers.size(); ++t) threads.emplace_back([&w = *workers[t]] { w.run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   workers[0]->run();
   for (std::thread& th : threads) th.join();
 
@@ -893,6 +941,8 @@ int main(int argc, char** argv) {
     hist.merge(w->histogram());
     c.merge(w->counters());
   }
+  if (!histogram_path.empty() && !hist.write(histogram_path.c_str()))
+    std::fprintf(stderr, "sse-load: cannot write %s\n", histogram_path.c_str());
   const Worker& w0 = *workers[0];
   // The part of the window actually watched: the hard deadline may cut it.
   const int64_t ws = tl.window_start.load();
