@@ -437,3 +437,30 @@ TEST_CASE("redis: a filtered publish reaches only this node's chosen subscribers
     CHECK(ea[1].data == "everywhere");
     CHECK(cb.read_events(1)[0].data == "everywhere");
 }
+
+TEST_CASE("redis: close() lets run() return, with a publish and a client's replay waiting for Redis", "[redis]")
+{
+    test::redis_server redis;
+    asio::io_context io; // no work guard: run() returns once nothing is left
+    sse::server srv(io);
+    sse::redis_client bus(io, on(redis));
+    sse::redis_channel room(bus, "room");
+    srv.on_stream("/events", [room](sse::stream_ptr s) mutable { room.subscribe(s); });
+    srv.listen("127.0.0.1", 0);
+    srv.start();
+    auto ran = std::async(std::launch::async, [&] { io.run(); });
+    REQUIRE(test::eventually([&] { return room.stats().following; }));
+    redis.stop();
+    REQUIRE(test::eventually([&] { return bus.stats().disconnects >= 2; }));
+    auto pending = outcome(room, sse::event("waits"));
+    auto c = test::client::get(srv.local_endpoint().port(), "/events", "Last-Event-ID: 00ff:1-0\r\n");
+    c.read_head();
+    REQUIRE(test::eventually([&] { return room.stats().fetches >= 2; })); // its replay waits in the outbox
+    bus.close();
+    srv.stop();
+    CHECK(pending.get() == sse::error::shutting_down);
+    const bool returned = ran.wait_for(5s) == std::future_status::ready;
+    if (!returned) io.stop(); // so that the test ends
+    CHECK(returned);
+    CHECK(room.size() == 0);
+}
