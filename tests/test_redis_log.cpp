@@ -111,6 +111,24 @@ TEST_CASE("redis reader: malformed and oversized replies fail it for good", "[re
     CHECK(got.empty());
 }
 
+TEST_CASE("redis reader: RESP3 types a server may send anyway are read or refused, never a bad pointer", "[redis][unit]")
+{
+    redis_reader r(1024, 16);
+    std::vector<std::unique_ptr<redis_reply>> got;
+    const auto st = read_all(r, ",1.5\r\n#t\r\n*2\r\n,2\r\n#f\r\n", got);
+#if HIREDIS_MAJOR >= 1 // hiredis 1.x reads RESP3: a double keeps its text, a boolean is an integer
+    REQUIRE(st == redis_reader::status::need_more);
+    REQUIRE(got.size() == 3);
+    CHECK(got[0]->str == "1.5");
+    CHECK(got[1]->integer == 1);
+    CHECK(got[2]->at(0)->str == "2");
+    CHECK(got[2]->at(1)->integer == 0);
+#else // hiredis 0.14 knows RESP2 only
+    CHECK(st == redis_reader::status::failed);
+    CHECK(got.empty());
+#endif
+}
+
 TEST_CASE("redis command: every argument binary-safe", "[redis][unit]")
 {
     CHECK(sse::detail::redis_command({"SET", "a b\r\n", std::string_view("\0x", 2)}) ==
