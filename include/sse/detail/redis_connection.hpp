@@ -116,8 +116,8 @@ public:
             return later(std::move(done), error::queue_overflow);
         }
         if (state_ != state::up && !waits) return later(std::move(done), error::redis_unreachable);
-        add_bytes(static_cast<std::ptrdiff_t>(command.size()));
-        item c{std::move(command), std::move(done), clock::now()};
+        item c(std::move(command), std::move(done));
+        add_bytes(static_cast<std::ptrdiff_t>(c.size));
         if (state_ == state::up) {
             transmit(std::move(c));
         } else {
@@ -130,9 +130,11 @@ private:
     enum class state { connecting, handshake, up, backoff, stopped };
 
     struct item {
-        std::string bytes;
+        item(std::string b, reply_handler d) : bytes(std::move(b)), size(bytes.size()), done(std::move(d)) {}
+        std::string bytes; // until written
+        std::size_t size;  // what it counts in the outbox until answered
         reply_handler done;
-        clock::time_point at; // queued (waiting) or sent (in flight)
+        clock::time_point at = clock::now(); // queued (waiting) or sent (in flight)
     };
 
     template <class F>
@@ -159,7 +161,7 @@ private:
         auto items = std::move(q);
         q.clear();
         for (auto& c : items) {
-            add_bytes(-static_cast<std::ptrdiff_t>(c.bytes.size()));
+            add_bytes(-static_cast<std::ptrdiff_t>(c.size));
             later(std::move(c.done), e);
         }
     }
@@ -188,38 +190,26 @@ private:
         socket_.set_option(asio::ip::tcp::no_delay(true), ec);
         state_ = state::handshake;
         do_read();
-        // AUTH, SELECT and PING go first; the outbox waits until they are answered.
-        std::size_t steps = 0;
-        auto step = [this](std::vector<std::string_view> args, error on_error) {
-            auto cmd = redis_command(args);
-            add_bytes(static_cast<std::ptrdiff_t>(cmd.size())); // paid back by its reply (or fail_all)
-            inflight_.push_back({std::move(cmd),
-                                 [this, on_error](std::error_code ec2, const redis_reply* r) {
-                                     if (ec2) return; // the connection failed already
-                                     if (r->type == redis_reply::kind::error) return fail(on_error);
-                                     if (--handshake_left_ == 0) become_up();
-                                 },
-                                 clock::now()});
-            write(inflight_.back().bytes);
+        // AUTH and SELECT go first, then a PING: while Redis loads its data (after a restart) it
+        // answers -LOADING, and the connection waits (is made again after the backoff) rather
+        // than fail commands. Replies come in order: the PING's says the connection is up.
+        auto step = [this](std::vector<std::string_view> args, error on_error, bool last) {
+            item c(redis_command(args), [this, on_error, last](std::error_code ec2, const redis_reply* r) {
+                if (ec2) return; // the connection failed already
+                if (r->type == redis_reply::kind::error) return fail(on_error);
+                if (last) become_up();
+            });
+            add_bytes(static_cast<std::ptrdiff_t>(c.size)); // paid back by its reply (or fail_all)
+            transmit(std::move(c));
         };
         if (!options_.password.empty()) {
-            ++steps;
             if (options_.user.empty())
-                step({"AUTH", options_.password}, error::redis_auth_failed);
+                step({"AUTH", options_.password}, error::redis_auth_failed, false);
             else
-                step({"AUTH", options_.user, options_.password}, error::redis_auth_failed);
+                step({"AUTH", options_.user, options_.password}, error::redis_auth_failed, false);
         }
-        if (options_.database != 0 && !subscriber_) {
-            ++steps;
-            const auto db = std::to_string(options_.database);
-            step({"SELECT", db}, error::redis_refused);
-        }
-        // Last, a PING: while Redis loads its data (after a restart) it answers -LOADING, and
-        // the connection waits (is made again after the backoff) rather than fail commands.
-        ++steps;
-        step({"PING"}, error::redis_refused);
-        handshake_left_ = steps;
-        arm_reply_timer();
+        if (options_.database != 0 && !subscriber_) step({"SELECT", std::to_string(options_.database)}, error::redis_refused, false);
+        step({"PING"}, error::redis_refused, true);
     }
 
     void become_up()
@@ -272,14 +262,18 @@ private:
     void transmit(item c)
     {
         c.at = clock::now();
-        write(c.bytes);
+        write(std::move(c.bytes));
+        c.bytes = std::string(); // in flight, only its size is kept
         inflight_.push_back(std::move(c));
         if (inflight_.size() == 1) arm_reply_timer();
     }
 
-    void write(const std::string& bytes)
+    void write(std::string bytes)
     {
-        out_ += bytes;
+        if (out_.empty())
+            out_ = std::move(bytes);
+        else
+            out_ += bytes;
         if (!writing_) do_write();
     }
 
@@ -334,7 +328,7 @@ private:
         }
         auto c = std::move(inflight_.front());
         inflight_.pop_front();
-        add_bytes(-static_cast<std::ptrdiff_t>(c.bytes.size()));
+        add_bytes(-static_cast<std::ptrdiff_t>(c.size));
         ++stats_.commands;
         if (r.type == redis_reply::kind::error) ++stats_.command_errors;
         arm_reply_timer();
@@ -372,7 +366,7 @@ private:
             while (!waiting_.empty() && now >= waiting_.front().at + options_.outbox_wait) {
                 auto c = std::move(waiting_.front());
                 waiting_.pop_front();
-                add_bytes(-static_cast<std::ptrdiff_t>(c.bytes.size()));
+                add_bytes(-static_cast<std::ptrdiff_t>(c.size));
                 ++stats_.outbox_expired;
                 later(std::move(c.done), error::redis_unreachable);
             }
@@ -391,7 +385,6 @@ private:
     state state_ = state::connecting;
     std::uint64_t gen_ = 0; // a new one per connection: handlers of an old one do nothing
     std::chrono::milliseconds backoff_;
-    std::size_t handshake_left_ = 0;
     std::unique_ptr<redis_reader> reader_;
     std::deque<item> inflight_, waiting_;
     std::size_t bytes_ = 0; // of inflight_ and waiting_

@@ -87,25 +87,6 @@ public:
         sweep(feed);
     }
 
-    /// `l` stops listening to `feed` (unsubscribed if it was the last).
-    void unlisten(const std::string& feed, const listener* l)
-    {
-        auto it = listeners_.find(feed);
-        if (it == listeners_.end()) return;
-        auto& m = it->second.members;
-        for (std::size_t i = 0; i < m.size(); ++i) {
-            auto p = m[i].lock();
-            if (!p || p.get() == l) {
-                m[i] = m.back();
-                m.pop_back();
-                --i;
-            }
-        }
-        if (!m.empty()) return;
-        listeners_.erase(it);
-        if (feeds_ && feeds_->up()) feeds_->send(redis_command({"UNSUBSCRIBE", feed}), nullptr, false);
-    }
-
 private:
     // Forgets the feeds of channels that are gone, two per `listen` (so they cannot pile up,
     // e.g. with a channel per user), resuming where the last sweep stopped.
@@ -115,7 +96,7 @@ private:
             auto it = listeners_.upper_bound(swept_);
             if (it == listeners_.end()) it = listeners_.begin();
             swept_ = it->first;
-            if (it->first != except) unlisten(it->first, nullptr);
+            if (it->first != except && !each(it->second, [](listener&) {})) forget(it);
         }
     }
 
@@ -124,12 +105,29 @@ private:
         bool subscribed = false;
     };
 
+    // Calls `fn` for each listener of `f` still there, forgetting those that are gone (no copy:
+    // a callback may add a listener, never remove one). Returns whether any is left.
     template <class F>
-    void each(feed& f, F fn)
+    bool each(feed& f, F fn)
     {
-        auto members = f.members; // a callback may unlisten
-        for (auto& w : members)
-            if (auto p = w.lock()) fn(*p);
+        auto& m = f.members;
+        for (std::size_t i = 0; i < m.size();) {
+            if (auto p = m[i].lock()) {
+                fn(*p);
+                ++i;
+            } else {
+                m[i] = std::move(m.back());
+                m.pop_back();
+            }
+        }
+        return !m.empty();
+    }
+
+    // A feed nobody listens to any more: unsubscribed and forgotten.
+    void forget(std::map<std::string, feed>::iterator it)
+    {
+        if (feeds_ && feeds_->up()) feeds_->send(redis_command({"UNSUBSCRIBE", it->first}), nullptr, false);
+        listeners_.erase(it);
     }
 
     void subscribe(const std::string& name)
@@ -185,8 +183,7 @@ private:
             if (!name || !payload || !name->is_string() || !payload->is_string()) return;
             auto it = self->listeners_.find(name->str);
             if (it == self->listeners_.end() || !it->second.subscribed) return;
-            self->each(it->second, [payload](listener& l) { l.message(payload->str); });
-            self->unlisten(name->str, nullptr); // forgets channels that are gone
+            if (!self->each(it->second, [payload](listener& l) { l.message(payload->str); })) self->forget(it);
         };
         return h;
     }

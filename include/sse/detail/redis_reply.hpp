@@ -102,11 +102,10 @@ private:
             auto r = std::make_unique<redis_reply>();
             r->type = k;
             fill(*r);
-            if (t->parent) {
-                static_cast<redis_reply*>(t->parent->obj)->elements[static_cast<std::size_t>(t->idx)] = std::move(r);
-                return static_cast<redis_reply*>(t->parent->obj)->elements[static_cast<std::size_t>(t->idx)].get();
-            }
-            return r.release();
+            if (!t->parent) return r.release(); // the root: hiredis hands it back (or frees it with free_object)
+            redis_reply* raw = r.get();
+            static_cast<redis_reply*>(t->parent->obj)->elements[static_cast<std::size_t>(t->idx)] = std::move(r);
+            return raw;
         } catch (...) {
             return nullptr;
         }

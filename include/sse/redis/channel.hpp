@@ -209,23 +209,19 @@ private:
                 cmd = detail::redis_command({"EVAL", detail::redis_append_script, "2", names.log, names.epoch, maxlen,
                                              record, new_epoch(), names.feed});
             }
-            asio::dispatch(link->strand(), [self = shared_from_this(), cmd = std::move(cmd), done = std::move(done)]() mutable {
-                self->link->command(std::move(cmd), [self, done = std::move(done)](std::error_code ec, const detail::redis_reply* r) {
-                    std::string id;
-                    if (!ec && r->type == detail::redis_reply::kind::error) ec = make_error_code(error::redis_refused);
-                    if (!ec && !self->live_only) {
-                        auto at = detail::parse_appended(*r);
-                        if (at)
-                            id = at->str();
-                        else
-                            ec = make_error_code(error::redis_protocol);
-                    }
-                    {
-                        std::lock_guard<std::mutex> lock(self->mu);
-                        ++(ec ? self->counts.publish_failed : self->counts.published);
-                    }
-                    if (done) done(ec, std::move(id));
-                });
+            run(std::move(cmd), [self = shared_from_this(), done = std::move(done)](std::error_code ec, const detail::redis_reply* r) {
+                std::string id;
+                if (!ec && !self->live_only) {
+                    if (auto at = detail::parse_appended(*r))
+                        id = at->str();
+                    else
+                        ec = make_error_code(error::redis_protocol);
+                }
+                {
+                    std::lock_guard<std::mutex> lock(self->mu);
+                    ++(ec ? self->counts.publish_failed : self->counts.published);
+                }
+                if (done) done(ec, std::move(id));
             });
         }
 
@@ -349,12 +345,9 @@ private:
             std::uint64_t n = 0;
             for (const auto& e : f.entries) {
                 if (last < e.id) break;
-                const detail::log_position at{f.epoch, e.id};
-                if (auto ev = detail::decode_record(e.record)) {
-                    const auto id = at.str();
-                    n += fanout::replay(*r.s, detail::serialized(ev->id(id)), &id);
-                }
-                r.at = at;
+                r.at = detail::log_position{f.epoch, e.id};
+                const auto id = r.at->str();
+                if (auto bytes = serialized_at(id, e.record)) n += fanout::replay(*r.s, bytes, &id);
             }
             counts.replayed += n;
             fanout::count_replayed(*r.s, n);
@@ -446,13 +439,13 @@ private:
         // detail::redis_follower::sink (under mu)
         void deliver(const detail::log_position& at, std::string_view record) override
         {
-            auto e = detail::decode_record(record);
-            if (!e) {
+            auto id = at.str();
+            auto bytes = serialized_at(id, record);
+            if (!bytes) {
                 ++counts.bad_messages;
                 return;
             }
-            last_id = at.str();
-            auto bytes = detail::serialized(e->id(last_id));
+            last_id = std::move(id);
             ++counts.delivered;
             fanout::deliver(bytes, &last_id, nullptr, options.overflow);
             past.add({++seq, last_id, std::move(bytes), detail::history::clock::now(), nullptr});
@@ -474,22 +467,40 @@ private:
         {
             auto cmd = detail::redis_command({"EVAL", detail::redis_fetch_script, "2", names.log, names.epoch, from.str(),
                                               std::to_string(count)});
-            asio::dispatch(link->strand(), [self = shared_from_this(), cmd = std::move(cmd), done = std::move(done)]() mutable {
-                {
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                ++counts.fetches;
+            }
+            run(std::move(cmd), [self = shared_from_this(), done = std::move(done)](std::error_code ec, const detail::redis_reply* r) {
+                if (ec) return done(ec, std::nullopt);
+                auto f = detail::parse_fetch(*r);
+                if (!f) {
                     std::lock_guard<std::mutex> lock(self->mu);
-                    ++self->counts.fetches;
+                    ++self->counts.bad_messages;
                 }
-                self->link->command(std::move(cmd), [self, done = std::move(done)](std::error_code ec, const detail::redis_reply* r) {
-                    if (ec) return done(ec, std::nullopt);
-                    if (r->type == detail::redis_reply::kind::error) return done(make_error_code(error::redis_refused), std::nullopt);
-                    auto f = detail::parse_fetch(*r);
-                    if (!f) {
-                        std::lock_guard<std::mutex> lock(self->mu);
-                        ++self->counts.bad_messages;
-                    }
-                    done(f ? std::error_code() : make_error_code(error::redis_protocol), std::move(f));
+                done(f ? std::error_code() : make_error_code(error::redis_protocol), std::move(f));
+            });
+        }
+
+        // Sends `cmd` from the strand; `done` gets the reply, or an error (a Redis error reply is
+        // `redis_refused`), on the strand.
+        template <class Done>
+        void run(std::string cmd, Done done)
+        {
+            asio::dispatch(link->strand(), [l = link, cmd = std::move(cmd), done = std::move(done)]() mutable {
+                l->command(std::move(cmd), [done = std::move(done)](std::error_code ec, const detail::redis_reply* r) mutable {
+                    if (!ec && r->type == detail::redis_reply::kind::error) ec = make_error_code(error::redis_refused);
+                    done(ec, ec ? nullptr : r);
                 });
             });
+        }
+
+        // The event a log entry holds, serialized with `id` (its place in the log); null if the
+        // record is malformed.
+        static detail::shared_buffer serialized_at(const std::string& id, std::string_view record)
+        {
+            auto e = detail::decode_record(record);
+            return e ? detail::serialized(e->id(id)) : nullptr;
         }
 
         // Runs `f` on the strand after a short wait (a failed fetch is tried again).
