@@ -141,7 +141,7 @@ int main(int argc, char** argv)
     });
 
     sse::route_options ro;
-    ro.cors = sse::cors_policy{{cfg.origin}, true, {}, std::chrono::seconds(600)};
+    ro.cors = sse::cors_policy{{cfg.origin}, true, {}, std::chrono::seconds(600), {}};
     ro.authorize = [&cfg](const sse::request& r, sse::authorization done) {
         std::string presented;
         if (auto q = r.query_param("token"))

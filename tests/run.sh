@@ -11,7 +11,7 @@ cd "$root"
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan fuzz clients)
 
-bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl libhiredis-dev redis-server || exit 1
+bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl libhiredis-dev redis-server nlohmann-json3-dev || exit 1
 
 jobs=$(nproc)
 passed=0

@@ -89,7 +89,63 @@ TEST_CASE("parser: malformed heads are 400", "[parser]")
 TEST_CASE("parser: Content-Length with Transfer-Encoding is refused (smuggling)", "[parser][security]")
 {
     CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);
-    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n") == 501);
+    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n") == 400);
+    CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: gzip\r\n\r\n") == 400);
+}
+
+TEST_CASE("parser: Transfer-Encoding: chunked is accepted", "[parser]")
+{
+    for (const char* value : {"chunked", "Chunked", "CHUNKED", " \tchunked\t "}) {
+        INFO(value);
+        sse::detail::request_parser p;
+        const std::string head =
+            std::string("POST /mcp HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:") + value + "\r\n\r\n5\r\nhello";
+        REQUIRE(p.scan(head) == sse::detail::request_parser::state::complete);
+        sse::request r;
+        REQUIRE(p.parse(std::string_view(head).substr(0, p.head_size()), r) == 0);
+        CHECK(p.chunked());
+        CHECK(p.content_length() == 0);
+        CHECK(head.substr(p.head_size()) == "5\r\nhello");
+
+        // reset() and the next parse() forget it
+        const std::size_t head_size = p.head_size();
+        p.reset();
+        CHECK_FALSE(p.chunked());
+        REQUIRE(p.parse(std::string_view(head).substr(0, head_size), r) == 0);
+        CHECK(p.chunked());
+        CHECK(p.parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n", r) == 0);
+        CHECK_FALSE(p.chunked());
+        CHECK(p.parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", r) == 400); // no Host
+        CHECK_FALSE(p.chunked());
+    }
+}
+
+TEST_CASE("parser: other transfer codings are 501, doubtful ones 400", "[parser][security]")
+{
+    const std::string post = "POST / HTTP/1.1\r\nHost: h\r\n";
+    CHECK(status_of(post + "Transfer-Encoding: gzip\r\n\r\n") == 501);
+    CHECK(status_of(post + "Transfer-Encoding: identity\r\n\r\n") == 501);
+    CHECK(status_of(post + "Transfer-Encoding: gzip, chunked\r\n\r\n") == 501);
+    CHECK(status_of(post + "Transfer-Encoding: chunked, chunked\r\n\r\n") == 501);
+    CHECK(status_of(post + "Transfer-Encoding: chunked;q=1\r\n\r\n") == 501);
+    CHECK(status_of(post + "Transfer-Encoding: \"chunked\"\r\n\r\n") == 501);
+    CHECK(status_of(post + "Transfer-Encoding:\r\n\r\n") == 501);
+    // two Transfer-Encoding fields, whatever their values
+    CHECK(status_of(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);
+    CHECK(status_of(post + "Transfer-Encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n") == 400);
+    // HTTP/1.0 has no transfer codings (RFC 9112 section 6.1)
+    CHECK(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);
+    CHECK(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n") == 400);
+}
+
+TEST_CASE("parser: a duplicate Content-Length is 400, even with the same value", "[parser][security]")
+{
+    const std::string post = "POST / HTTP/1.1\r\nHost: h\r\n";
+    CHECK(status_of(post + "Content-Length: 5\r\nContent-Length: 5\r\n\r\n") == 400);
+    CHECK(status_of(post + "Content-Length: 5\r\ncontent-length: 6\r\n\r\n") == 400);
+    CHECK(status_of(post + "Content-Length: 0\r\nX: y\r\nCONTENT-LENGTH: 0\r\n\r\n") == 400);
+    CHECK(status_of(post + "Content-Length: 5, 5\r\n\r\n") == 400);
+    CHECK(status_of(post + "Content-Length: 5\r\n\r\n") == 0);
 }
 
 TEST_CASE("parser: other HTTP versions are 505", "[parser]")

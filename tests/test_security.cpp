@@ -194,7 +194,7 @@ TEST_CASE("security: authorize sees query and cookie, denies with a body, and se
     test::server_fixture f;
     sse::route_options ro;
     ro.authorize = check_token;
-    ro.cors = sse::cors_policy{{"https://app.example"}, true, {}, std::chrono::seconds(60)};
+    ro.cors = sse::cors_policy{{"https://app.example"}, true, {}, std::chrono::seconds(60), {}};
     f.srv.on_stream("/events", [&](sse::stream_ptr s) {
         ++handled;
         s->send(sse::event("hello " + std::any_cast<const user&>(s->user()).name));
@@ -345,7 +345,7 @@ TEST_CASE("security: CR/LF cannot reach the wire through the API", "[security][i
     asio::io_context io;
     sse::server srv(io);
     sse::route_options bad_header;
-    bad_header.cors = sse::cors_policy{{"https://a.example"}, false, {"X-Ok\r\nX-Evil"}, std::chrono::seconds(1)};
+    bad_header.cors = sse::cors_policy{{"https://a.example"}, false, {"X-Ok\r\nX-Evil"}, std::chrono::seconds(1), {}};
     CHECK_THROWS_AS(srv.on_stream("/x", [](sse::stream_ptr) {}, bad_header), std::invalid_argument);
 
     // data and comments are split into lines, so a payload cannot forge a field
@@ -359,7 +359,7 @@ TEST_CASE("security: an echoed request header with CR/LF never reaches the respo
 {
     test::server_fixture f;
     sse::route_options ro;
-    ro.cors = sse::cors_policy{{"*"}, true, {}, std::chrono::seconds(1)}; // echoes the Origin
+    ro.cors = sse::cors_policy{{"*"}, true, {}, std::chrono::seconds(1), {}}; // echoes the Origin
     f.srv.on_stream("/events", [](sse::stream_ptr s) { s->send(sse::event("x")); }, ro);
     f.run();
     // a bare CR inside a header value is refused (400) or at least never echoed

@@ -279,10 +279,10 @@ TEST_CASE("server: CORS grants allowed origins and answers preflights", "[server
 {
     test::server_fixture f;
     sse::route_options ro;
-    ro.cors = sse::cors_policy{{"https://app.example"}, true, {"Authorization"}, std::chrono::seconds(60)};
+    ro.cors = sse::cors_policy{{"https://app.example"}, true, {"Authorization"}, std::chrono::seconds(60), {}};
     f.srv.on_stream("/events", [](sse::stream_ptr s) { s->send(sse::event("x")); }, ro);
     sse::route_options any;
-    any.cors = sse::cors_policy{{"*"}, false, {}, std::chrono::seconds(600)};
+    any.cors = sse::cors_policy{{"*"}, false, {}, std::chrono::seconds(600), {}};
     f.srv.on_request("/public", [](const sse::request&) { return sse::response(200, "ok"); }, any);
     f.run();
 
@@ -317,7 +317,7 @@ TEST_CASE("server: CORS grants allowed origins and answers preflights", "[server
     CHECK(h4.find("Vary") == std::string::npos);
 
     sse::route_options injected;
-    injected.cors = sse::cors_policy{{"https://a\r\nX-Evil: 1"}, false, {}, std::chrono::seconds(1)};
+    injected.cors = sse::cors_policy{{"https://a\r\nX-Evil: 1"}, false, {}, std::chrono::seconds(1), {}};
     asio::io_context io;
     sse::server s2(io);
     CHECK_THROWS_AS(s2.on_stream("/x", [](sse::stream_ptr) {}, injected), std::invalid_argument);

@@ -41,9 +41,24 @@ public:
     /// An unnamed (`message`) event carrying `data`.
     explicit event(std::string data) : data_(std::move(data)) {}
 
-    /// Sets the payload: any text; line breaks become separate `data:` lines.
+    /** @brief A block without data: only its `id` and `retry` (and comment) are written, then
+        the blank line. The client takes the id as its last event id (sent back as
+        `Last-Event-ID`) and the reconnection delay, and dispatches no event.
+        @code
+        s->send(sse::event::fields().retry(std::chrono::seconds(10)));
+        @endcode */
+    static event fields()
+    {
+        event e;
+        e.fields_only_ = true;
+        return e;
+    }
+
+    /** @brief Sets the payload: any text; line breaks become separate `data:` lines.
+        @throws std::logic_error on a `fields()` block (it has no data). */
     event& data(std::string value)
     {
+        if (fields_only_) throw std::logic_error("sse::event: a fields() block carries no data");
         data_ = std::move(value);
         return *this;
     }
@@ -51,9 +66,11 @@ public:
     /** @brief Sets the event type (the browser's `addEventListener` name).
         An empty name means `message` and writes no `event:` line.
         @throws std::invalid_argument on CR, LF, NUL, malformed UTF-8, or the names `open`
-        and `error`, which would fire the browser's `onopen`/`onerror`. */
+        and `error`, which would fire the browser's `onopen`/`onerror`; std::logic_error on a
+        `fields()` block (it dispatches nothing, so it has no type). */
     event& type(std::string value)
     {
+        if (fields_only_) throw std::logic_error("sse::event: a fields() block has no type");
         check_field("event type", value);
         if (value == "open" || value == "error")
             throw std::invalid_argument("sse::event: type \"" + value +
@@ -106,6 +123,8 @@ public:
     const std::optional<std::string>& id() const noexcept { return id_; }
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
     const std::string& comment() const noexcept { return comment_; }
+    /// True for a `fields()` block (no `data:` line: it dispatches nothing).
+    bool fields_only() const noexcept { return fields_only_; }
 
     /// True if `value` may be used as an event id (see `id()`).
     static bool valid_id(std::string_view value) noexcept
@@ -135,6 +154,7 @@ private:
     std::optional<std::string> id_;
     std::optional<std::chrono::milliseconds> retry_;
     std::string comment_;
+    bool fields_only_ = false;
 };
 
 namespace detail {
@@ -208,7 +228,7 @@ inline void serialize_comment(std::string_view text, std::string& out)
 }
 
 /// Appends the wire form of `e` to `out`: comment lines, then `id`, `event`, `retry`,
-/// `data` lines, then the blank line that dispatches it.
+/// `data` lines (none for a `fields()` block), then the blank line that dispatches it.
 inline void serialize(const event& e, std::string& out)
 {
     if (!e.comment().empty()) serialize_comment(e.comment(), out);
@@ -220,8 +240,8 @@ inline void serialize(const event& e, std::string& out)
         const auto r = std::to_chars(retry, retry + sizeof retry, e.retry()->count());
         retry_text = std::string_view(retry, static_cast<std::size_t>(r.ptr - retry));
     }
-    const bool one_line = detail::single_line(e.data());
-    std::size_t n = one_line ? detail::field_size("data", e.data()) + 1 : 0;
+    const bool one_line = e.fields_only() || detail::single_line(e.data());
+    std::size_t n = one_line ? (e.fields_only() ? 0 : detail::field_size("data", e.data())) + 1 : 0;
     if (e.id()) n += detail::field_size("id", *e.id());
     if (!e.type().empty()) n += detail::field_size("event", e.type());
     if (e.retry()) n += detail::field_size("retry", retry_text);
@@ -232,7 +252,7 @@ inline void serialize(const event& e, std::string& out)
     if (!e.type().empty()) p = detail::put_field(p, "event", e.type());
     if (e.retry()) p = detail::put_field(p, "retry", retry_text);
     if (one_line) {
-        *detail::put_field(p, "data", e.data()) = '\n';
+        *(e.fields_only() ? p : detail::put_field(p, "data", e.data())) = '\n';
         return;
     }
     out.reserve(out.size() + e.data().size() + 16);

@@ -24,15 +24,16 @@ enum class overflow_policy {
 /** @brief Every server tunable, with its default. See the README's "Options" table.
 
     Sizes and counts may take any value (a sum of two saturates, so `SIZE_MAX` means "no
-    limit"). Durations must be within 365 days, and `head_timeout`, `handshake_timeout` and
-    `write_timeout` above zero; `retry` within 0..2147483647 ms; `max_head_bytes` at least 1.
+    limit"). Durations must be within 365 days, and `head_timeout`, `handshake_timeout`,
+    `body_timeout` and `write_timeout` above zero; `retry` within 0..2147483647 ms; `max_head_bytes` at least 1.
     The server's constructor refuses anything else with `std::invalid_argument`. */
 struct server_options {
     /// Largest request head accepted; beyond it the client gets 431.
     std::size_t max_head_bytes = 8 * 1024;
     /// Most header fields in one request head; beyond it the client gets 431.
     std::size_t max_headers = 100;
-    /// Largest request body a plain route accepts (with `Content-Length`); beyond it, 413.
+    /// Largest request body accepted (`Content-Length` or chunked), by a plain route or a
+    /// stream route whose `methods` take bodies; beyond it, 413 and close.
     std::size_t max_body_bytes = 64 * 1024;
     /// Time a client has to send a whole request head (and an idle keep-alive connection
     /// waits for its next one) before it is dropped.
@@ -40,6 +41,9 @@ struct server_options {
     /// Time a TLS client has to complete its handshake (`sse::tls_server`); then the head
     /// timeout starts.
     std::chrono::milliseconds handshake_timeout{10'000};
+    /// Time a client has to send a whole request body once its head is in; a body that
+    /// trickles in slower gets 408 and the connection closes.
+    std::chrono::milliseconds body_timeout{30'000};
 
     /// A comment line is sent on a stream that has been quiet this long; zero disables.
     std::chrono::milliseconds heartbeat{15'000};
@@ -90,10 +94,13 @@ struct cors_policy {
     /// Allow cookies/credentials (`new EventSource(url, {withCredentials: true})`); the origin is
     /// then echoed, never `*`.
     bool credentials = false;
-    /// Request headers a preflight may ask for (`Last-Event-ID` is always allowed).
+    /// Request headers a preflight may ask for (`Last-Event-ID` is always allowed), e.g.
+    /// `Authorization`, `Content-Type` for a `fetch` POST.
     std::vector<std::string> headers;
     /// How long a browser may cache a preflight answer.
     std::chrono::seconds max_age{600};
+    /// Response headers the page may read (`Access-Control-Expose-Headers`), e.g. `Mcp-Session-Id`.
+    std::vector<std::string> expose;
 };
 
 /** @brief Decides whether a stream request may open, before it opens: call `done.allow(user)`
@@ -111,9 +118,14 @@ struct route_options {
     std::size_t max_streams = 0;
     /// Cross-origin access; none when unset (same-origin pages only).
     std::optional<cors_policy> cors;
-    /// If set, runs for every stream request on the route before its handler; an allowed
-    /// user value becomes the stream's `user()`. Plain requests on the path are not affected.
+    /// If set, runs for every stream request on the route (its body read) before its handler;
+    /// an allowed user value becomes the stream's `user()`. Plain requests are not affected.
     authorize_handler authorize;
+    /// The methods that open a stream on this route (`on_stream` only; a plain route takes
+    /// any method); others get 405 with `Allow`. E.g. `{"POST"}` for an LLM endpoint, or
+    /// `{"GET", "POST", "DELETE"}` for MCP. A request's body is read whole before the
+    /// `authorize` hook and the handler run (`request::body()`); `GET` and `HEAD` take none.
+    std::vector<std::string> methods{"GET", "HEAD"};
 };
 
 } // namespace sse

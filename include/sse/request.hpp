@@ -15,6 +15,7 @@ namespace sse {
 
 namespace detail {
 class request_parser;
+class router;
 
 inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
@@ -150,14 +151,25 @@ public:
         return lower.find("text/event-stream") != std::string::npos;
     }
 
-    /// The body of a plain request (streams refuse requests with bodies).
+    /// The request body, complete before any handler runs (empty if none).
     const std::string& body() const noexcept { return body_; }
+
+    /** @brief The value of route parameter `name` (`{name}` in the route's pattern, `"*"` for its
+        trailing wildcard), percent-decoded once; `std::nullopt` if the route has none by that name.
+        E.g. `/rooms/a%2Fb` on the route `/rooms/{id}` gives `param("id") == "a/b"`. */
+    std::optional<std::string_view> param(std::string_view name) const noexcept
+    {
+        for (const auto& p : params_)
+            if (p.first == name) return std::string_view(p.second);
+        return std::nullopt;
+    }
 
     /// The peer's address.
     const asio::ip::address& remote_address() const noexcept { return remote_; }
 
 private:
     friend class detail::request_parser;
+    friend class detail::router;
     struct span {
         std::uint32_t pos = 0, len = 0;
     };
@@ -169,6 +181,7 @@ private:
     int version_minor_ = 1;
     std::string body_;
     asio::ip::address remote_;
+    std::vector<std::pair<std::string, std::string>> params_; // route parameters, set by the router
 };
 
 } // namespace sse

@@ -27,7 +27,8 @@
 namespace sse {
 
 /** @brief An SSE server over the transport `Socket`: owns an acceptor, routes each request by
-    exact path, and hands stream requests to the route's handler as an `sse::stream`.
+    path (exact, or a pattern like `/rooms/{id}`), and hands stream requests to the route's
+    handler as an `sse::stream`.
 
     The server never starts threads: run its `io_context` on one thread or many. Add routes,
     `listen()`, then `start()`; `stop()` ends it gracefully.
@@ -99,21 +100,35 @@ public:
 
     executor_type get_executor() const noexcept { return impl_->ex; }
 
-    /** @brief Serves `path` (exact match, query ignored) as an event stream: `handler` gets
-        each new stream. GET and HEAD only (others get 405); a request with a body gets 400.
+    /** @brief Serves `path` (query ignored) as an event stream: `handler` gets each new stream.
+        `path` is exact (`/events`) or a pattern: a `{name}` segment matches one non-empty
+        segment and a last `*` the rest of the path, read with `request::param("name")` /
+        `param("*")`, percent-decoded once; a value with a malformed escape, invalid UTF-8 or NUL
+        gets 400. An exact path beats any pattern; among patterns, at the first segment where
+        they differ, a literal beats `{name}`, which beats `*` (`/rooms/lobby/{x}` over
+        `/rooms/{id}/{x}`). GET and HEAD only (others get 405); a request with a body gets 400.
         If `path` also has a plain route, requests whose `Accept` lists `text/event-stream` come
         here and the others go to the plain route. `handler` runs on one of the server's threads,
         not on the stream's strand (every stream member function is safe from any thread).
+        @throws std::invalid_argument if `path` does not start with `/`, is a malformed pattern,
+        or is ambiguous (same shape as another, e.g. `/rooms/{id}` and `/rooms/{name}`).
         @throws std::logic_error after `start()`. */
     void on_stream(std::string path, stream_handler handler, route_options options = {})
     {
+        if (options.methods.empty()) throw std::invalid_argument("sse::server: a stream route needs a method");
+        for (const auto& m : options.methods)
+            if (m.empty() || !response::valid_header(m, "")) throw std::invalid_argument("sse::server: bad method \"" + m + "\"");
+        std::vector<std::string> methods = options.methods;
         auto& r = mutable_route(std::move(path), std::move(options));
         r.on_stream = std::move(handler);
+        r.stream_methods = std::move(methods);
     }
 
-    /** @brief Serves `path` (exact match) with one response per request, any method; the
+    /** @brief Serves `path` (exact or a pattern, matched as for `on_stream()`: `/rooms/{id}`,
+        a trailing `*`, 400 for a bad parameter) with one response per request, any method; the
         connection stays open for the next request when the client allows it. `options`
         (CORS) apply to the whole path, stream route included.
+        @throws std::invalid_argument as for `on_stream()` (a malformed or ambiguous pattern).
         @throws std::logic_error after `start()`. */
     void on_request(std::string path, request_handler handler, route_options options = {})
     {
@@ -330,8 +345,9 @@ private:
         if (options.cors) {
             for (const auto& o : options.cors->origins)
                 if (!response::valid_header("Origin", o)) throw std::invalid_argument("sse::server: bad CORS origin");
-            for (const auto& h : options.cors->headers)
-                if (!response::valid_header(h, "")) throw std::invalid_argument("sse::server: bad CORS header name");
+            for (const auto* names : {&options.cors->headers, &options.cors->expose})
+                for (const auto& h : *names)
+                    if (!response::valid_header(h, "")) throw std::invalid_argument("sse::server: bad CORS header name");
         }
         auto& r = impl_->routes->at(std::move(path));
         if (options.cors || options.max_streams || options.authorize) r.options = std::move(options);

@@ -78,14 +78,37 @@ public:
     /// The request that opened the stream.
     const sse::request& request() const noexcept { return request_; }
 
-    /** @brief Refuses the stream with `r` instead of opening it (only inside the route handler).
-        A browser gives up for good on any non-200 status; answer 204 to say "stop".
-        @throws std::logic_error if the stream has already opened. */
-    void reject(response r)
+    /** @brief Answers the request with the plain response `r` instead of opening the stream
+        (only inside the route handler): a JSON answer, `202 Accepted`, or a refusal. What was
+        sent meanwhile is discarded; the connection closes after the answer. A browser's
+        `EventSource` gives up for good on any non-200 status; answer 204 to say "stop".
+        @code
+        if (!wants_stream) return s->respond(sse::response(200, json, "application/json"));
+        @endcode
+        @throws std::logic_error if the stream has already answered. */
+    void respond(response r)
     {
         std::lock_guard<std::mutex> lock(mu_);
-        if (state_ != state::handshake) throw std::logic_error("sse::stream::reject: stream already open");
+        if (state_ != state::handshake) throw std::logic_error("sse::stream::respond: stream already answered");
         rejection_ = std::make_unique<response>(std::move(r));
+    }
+
+    /// The same as `respond(r)`: the name for a refusal (`401`, `403`, `204`).
+    void reject(response r) { respond(std::move(r)); }
+
+    /** @brief Adds a header to the stream's `200` head (only inside the route handler), e.g.
+        `Mcp-Session-Id`. @throws std::logic_error if the stream has already answered;
+        std::invalid_argument if `name: value` cannot be sent (see `response::header`), or is
+        one the head sets itself (`Content-Type`, `Cache-Control`, `Connection`,
+        `Content-Length`, `Transfer-Encoding`). */
+    void header(std::string name, std::string value)
+    {
+        for (const char* own : {"Content-Type", "Cache-Control", "Connection", "Content-Length", "Transfer-Encoding"})
+            if (detail::iequals(name, own)) throw std::invalid_argument("sse::stream::header: the stream sets " + name);
+        if (!response::valid_header(name, value)) throw std::invalid_argument("sse::stream::header: invalid header \"" + name + "\"");
+        std::lock_guard<std::mutex> lock(mu_);
+        if (state_ != state::handshake) throw std::logic_error("sse::stream::header: stream already answered");
+        head_headers_.emplace_back(std::move(name), std::move(value));
     }
 
     /** @brief Queues `e` for sending (fire and forget).
@@ -334,14 +357,14 @@ private:
     // detail::session: the server is stopping.
     void shutdown() override;
 
-    // Called by the server once the route handler has returned: answer (the head, or the
-    // handler's rejection), then stream. It runs on the connection's strand, not the stream's,
+    // Called by the server once the route handler has returned: answer (the head, with the
+    // `extra` headers and those the handler added, or the handler's response), then stream. It runs on the connection's strand, not the stream's,
     // where the handler's timers may already run (and close the stream). So the stream is
     // counted and told opened first, while it is still in its handshake state (a finish()
     // meanwhile counts nothing, and is accounted for here); then, under one lock, it changes
     // state and starts the first write, which finish() can only follow. Nothing else touches
     // the socket before that write completes on the stream's strand (which starts the watch).
-    void open(std::string head);
+    void open(std::vector<std::pair<std::string, std::string>> extra);
 
     // An opened stream is closed: counted and told once, by finish() or (see above) by open().
     void count_closed(std::error_code reason)
@@ -378,11 +401,13 @@ private:
     std::forward_list<detail::membership> memberships_; // the channels it is in
     std::string last_id_;
     std::unique_ptr<response> rejection_;
+    std::vector<std::pair<std::string, std::string>> head_headers_; // added by the handler
     clock::time_point last_write_{}, write_started_{}, close_deadline_{};
     state state_ = state::handshake;
     bool flush_due_ = false;
     bool close_requested_ = false; // close() before the stream answered
     bool opened_ = false;          // answered with the stream's head (not a rejection)
+    bool answered_ = false;        // the first write (the head) is out
 
     // strand-owned (the flags first: they share the padding above)
     bool watching_ = false; // start_read() has been called

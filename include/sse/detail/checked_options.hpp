@@ -36,6 +36,7 @@ inline const server_options& checked(const server_options& o)
     if (o.max_head_bytes == 0) throw std::invalid_argument("sse: max_head_bytes must be at least 1");
     checked_duration(o.head_timeout, "head_timeout", milliseconds(1));
     checked_duration(o.handshake_timeout, "handshake_timeout", milliseconds(1));
+    checked_duration(o.body_timeout, "body_timeout", milliseconds(1));
     checked_duration(o.write_timeout, "write_timeout", milliseconds(1));
     checked_duration(o.heartbeat, "heartbeat");
     checked_duration(o.shutdown_timeout, "shutdown_timeout");

@@ -4,6 +4,7 @@
 
 #include <sse/authorization.hpp>
 #include <sse/detail/asio.hpp>
+#include <sse/detail/chunked.hpp>
 #include <sse/detail/cors.hpp>
 #include <sse/detail/http_parser.hpp>
 #include <sse/detail/router.hpp>
@@ -16,24 +17,10 @@
 #include <any>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sse::detail {
-
-/// The response head that opens every stream, with `extra` headers (and the `retry:` line,
-/// if configured).
-inline std::string stream_head(const server_options& o, const std::vector<std::pair<std::string, std::string>>& extra)
-{
-    std::string head = "HTTP/1.1 200 OK\r\n"
-                       "Content-Type: text/event-stream; charset=utf-8\r\n"
-                       "Cache-Control: no-cache\r\n"
-                       "Connection: keep-alive\r\n"
-                       "X-Accel-Buffering: no\r\n";
-    for (const auto& h : extra) head.append(h.first).append(": ").append(h.second).append("\r\n");
-    head.append("\r\n");
-    if (o.retry) head.append("retry: ").append(std::to_string(o.retry->count())).append("\n");
-    return head;
-}
 
 /// The CORS grant of `r`'s route (none if the route has no policy).
 inline std::vector<std::pair<std::string, std::string>> grant_for(const route& rt, const request& r)
@@ -42,8 +29,10 @@ inline std::vector<std::pair<std::string, std::string>> grant_for(const route& r
 }
 
 /** @brief An accepted connection until it becomes a stream: handshake (within the handshake
-    timeout), bounded head read (within the head timeout), routing, authorization (within what
-    is left of the head timeout), plain responses (with keep-alive), and every error answer. */
+    timeout), bounded head read (within the head timeout), routing, the body (bounded, within
+    the body timeout: `Content-Length` or chunked, `Expect: 100-continue` answered),
+    authorization (within what is left of that), plain responses (with keep-alive), and every
+    error answer. */
 template <class Socket>
 class connection final : public session, public std::enable_shared_from_this<connection<Socket>> {
 public:
@@ -113,21 +102,25 @@ private:
         timer_.async_wait(bind([self = this->shared_from_this()](std::error_code ec) {
             // a stale wait (the timer was re-armed) sees a deadline still in the future
             if (ec || self->timer_.expiry() > asio::steady_timer::clock_type::now()) return;
-            if (self->handshaken_)
-                self->close();
-            else
-                self->handshake_failed();
+            if (!self->handshaken_) return self->handshake_failed();
+            if (self->phase_ != phase::body || self->busy_) return self->close();
+            self->phase_ = phase::done; // the read still pending must not act on what it gets
+            self->reply_error(408);
         }));
     }
 
     void do_read()
     {
         if (process()) return;
-        const std::size_t cap = std::min<std::size_t>(4096, limit() - buf_.size());
+        // a head stops at max_head_bytes (the scan fails there, so there is room); a body's
+        // bytes are consumed as they come (chunked) or bounded by its Content-Length
+        const std::size_t cap =
+            phase_ == phase::head ? std::min<std::size_t>(4096, options().max_head_bytes - buf_.size()) : 4096;
         const std::size_t old = buf_.size();
         buf_.resize(old + cap);
         socket_.async_read_some(asio::buffer(&buf_[old], cap),
                                 bind([self = this->shared_from_this(), old](std::error_code ec, std::size_t n) {
+                                    if (self->phase_ == phase::done) return; // answered meanwhile (408)
                                     self->buf_.resize(old + n);
                                     if (ec)
                                         self->close();
@@ -136,17 +129,10 @@ private:
                                 }));
     }
 
-    // The most a request may buffer: its head and body (the sum saturates: SIZE_MAX is "no limit").
-    std::size_t limit() const noexcept
-    {
-        const std::size_t head = options().max_head_bytes, body = options().max_body_bytes;
-        return body > SIZE_MAX - head ? SIZE_MAX : head + body;
-    }
-
     // Acts on what is buffered; false if more bytes are needed.
     bool process()
     {
-        if (!have_head_) {
+        if (phase_ == phase::head) {
             switch (parser_.scan(buf_)) {
             case request_parser::state::need_more: return false;
             case request_parser::state::failed: reply_error(parser_.status()); return true;
@@ -159,15 +145,31 @@ private:
             }
             have_head_ = true;
             request_parser::set_remote(req_, remote_);
+            buf_.erase(0, parser_.head_size()); // the request keeps its own copy of the head
             return route_head();
         }
-        // reading the body of a plain request
-        const std::size_t need = parser_.head_size() + parser_.content_length();
-        if (buf_.size() < need) return false;
-        request_parser::set_body(req_, buf_.substr(parser_.head_size(), parser_.content_length()));
-        buf_.erase(0, need);
-        answer_plain();
-        return true;
+        if (phase_ != phase::body) return true;
+        // the body: whole before anything acts on the request
+        if (parser_.chunked()) {
+            std::size_t used = 0;
+            const auto st = chunks_->feed(buf_, used);
+            buf_.erase(0, used);
+            if (st == chunked_decoder::state::need_more) return false;
+            if (st == chunked_decoder::state::failed) {
+                reply_error(chunks_->status());
+                return true;
+            }
+            request_parser::set_body(req_, std::move(chunks_->body()));
+            chunks_.reset();
+        } else {
+            const std::size_t need = parser_.content_length();
+            if (buf_.size() < need) return false;
+            request_parser::set_body(req_, buf_.substr(0, need));
+            buf_.erase(0, need);
+        }
+        phase_ = phase::handling;
+        if (!interim_in_flight_) handle();
+        return true; // (after an interim 100 Continue still being written, its completion handles it)
     }
 
     // The head is parsed: route it. False if a body must still be read.
@@ -178,36 +180,69 @@ private:
             reply_error(503);
             return true;
         }
-        route_ = routes_->find(req_.path());
+        int status = 0;
+        route_ = routes_->find(req_, status);
         if (!route_) {
-            reply_error(404);
+            reply_error(status);
             return true;
         }
         preflight_ = req_.method() == "OPTIONS" && route_->options.cors;
-        const bool wants_stream =
-            !preflight_ && route_->on_stream && (!route_->on_request || req_.accepts_event_stream());
-        if (!wants_stream) {
-            if (parser_.content_length() > options().max_body_bytes) {
-                reply_error(413);
+        wants_stream_ = !preflight_ && route_->on_stream && (!route_->on_request || req_.accepts_event_stream());
+        const bool has_body = parser_.chunked() || parser_.content_length() != 0;
+        if (wants_stream_) {
+            const auto& methods = route_->stream_methods;
+            if (std::find(methods.begin(), methods.end(), req_.method()) == methods.end()) {
+                response r(405, "405 Method Not Allowed\n");
+                reply_error(r.header("Allow", joined(methods)));
                 return true;
             }
-            return process();
+            if (has_body && (req_.method() == "GET" || req_.method() == "HEAD")) {
+                reply_error(response(400, "400 Bad Request: a GET or HEAD stream request takes no body\n"));
+                return true;
+            }
         }
-        if (req_.method() != "GET" && req_.method() != "HEAD") {
-            response r(405, "405 Method Not Allowed\n");
-            reply_error(r.header("Allow", "GET, HEAD"));
+        if (parser_.content_length() > options().max_body_bytes) {
+            reply_error(413);
             return true;
         }
-        if (parser_.content_length() != 0) {
-            reply_error(response(400, "400 Bad Request: a stream request takes no body\n"));
+        if (!has_body) {
+            phase_ = phase::handling;
+            handle();
             return true;
         }
-        if (route_->options.authorize) {
-            authorize();
-            return true;
+        phase_ = phase::body;
+        arm_deadline(options().body_timeout);
+        if (parser_.chunked()) chunks_.emplace(options().max_body_bytes);
+        if (auto expect = req_.header("Expect"); expect && req_.version_minor() == 1) {
+            if (!iequals(*expect, "100-continue")) {
+                reply_error(417);
+                return true;
+            }
+            if (parser_.chunked() || buf_.size() < parser_.content_length()) send_continue();
         }
+        return process();
+    }
+
+    // `Expect: 100-continue`: the client waits for this before it sends the body. While it is
+    // written, the body is read; a request complete before it is out waits for it (see process()).
+    void send_continue()
+    {
+        static const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+        interim_in_flight_ = true;
+        asio::async_write(socket_, asio::buffer(interim), bind([self = this->shared_from_this()](std::error_code ec, std::size_t) {
+                              self->interim_in_flight_ = false;
+                              if (ec) return self->close();
+                              if (self->busy_) return self->write_reply(); // an answer waited for it
+                              if (self->phase_ == phase::handling) self->handle();
+                          }));
+    }
+
+    // The request is complete (its body too): answer it, or authorize and open the stream.
+    void handle()
+    {
+        if (!wants_stream_) return answer_plain();
+        if (route_->options.authorize) return authorize();
         open_stream({});
-        return true;
     }
 
     // Asks the route's hook; its decision comes back on the strand, within the head timeout.
@@ -261,7 +296,7 @@ private:
         auto s = stream_access::make<Socket>(std::move(socket_), reg_.state().next_lane(), std::move(req_),
                                              reg_.state_ptr(), std::move(slot_));
         s->user() = std::move(user);
-        const auto grant = grant_for(*route_, s->request());
+        auto grant = grant_for(*route_, s->request());
         try {
             route_->on_stream(s);
         } catch (...) {
@@ -271,7 +306,7 @@ private:
             } catch (const std::logic_error&) {
             }
         }
-        stream_access::open(*s, stream_head(options(), grant));
+        stream_access::open(*s, std::move(grant));
     }
 
     void answer_plain()
@@ -280,8 +315,7 @@ private:
         busy_ = true;
         const bool keep_alive = wants_keep_alive();
         if (preflight_) {
-            const char* methods = route_->on_request ? "GET, HEAD, POST" : "GET, HEAD";
-            return reply(cors_preflight(*route_->options.cors, req_, methods), keep_alive);
+            return reply(cors_preflight(*route_->options.cors, req_, preflight_methods()), keep_alive);
         }
         try {
             response r = route_->on_request(req_);
@@ -291,6 +325,16 @@ private:
             bump(reg_.state().stats.handler_errors);
             reply_error(500);
         }
+    }
+
+    // What a preflight allows: the stream route's methods, and a plain route's usual ones.
+    std::string preflight_methods() const
+    {
+        std::vector<std::string> methods = route_->stream_methods;
+        if (route_->on_request)
+            for (const char* m : {"GET", "HEAD", "POST"})
+                if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.emplace_back(m);
+        return joined(methods);
     }
 
     bool wants_keep_alive() const
@@ -321,9 +365,14 @@ private:
         busy_ = true;
         arm_deadline(options().write_timeout); // a client that stops reading must not hold us forever
         out_ = r.serialize(req_.method() == "HEAD", keep_alive);
-        asio::async_write(socket_, asio::buffer(out_),
-                          bind([self = this->shared_from_this(), keep_alive](std::error_code ec, std::size_t) {
-                              self->on_replied(ec, keep_alive);
+        keep_alive_ = keep_alive;
+        if (!interim_in_flight_) write_reply(); // else once the 100 Continue is out
+    }
+
+    void write_reply()
+    {
+        asio::async_write(socket_, asio::buffer(out_), bind([self = this->shared_from_this()](std::error_code ec, std::size_t) {
+                              self->on_replied(ec, self->keep_alive_);
                           }));
     }
 
@@ -331,9 +380,11 @@ private:
     {
         busy_ = false;
         if (ec) return close();
+        if (phase_ == phase::done) return close(); // a body timed out: its read is still pending
         if (!keep_alive || reg_.state().stopping.load(std::memory_order_acquire)) return linger();
         // next request on this connection (pipelined bytes may already be buffered)
         have_head_ = false;
+        phase_ = phase::head;
         parser_.reset();
         req_ = request();
         arm_deadline(options().head_timeout);
@@ -381,8 +432,11 @@ private:
     request_parser parser_;
     std::string buf_, out_;
     request req_;
+    std::optional<chunked_decoder> chunks_; // a chunked body being read
     const route* route_ = nullptr;
-    bool handshaken_ = false, have_head_ = false, busy_ = false, preflight_ = false;
+    enum class phase { head, body, handling, done } phase_ = phase::head;
+    bool handshaken_ = false, have_head_ = false, busy_ = false, preflight_ = false, wants_stream_ = false;
+    bool interim_in_flight_ = false, keep_alive_ = false;
 };
 
 } // namespace sse::detail

@@ -13,6 +13,14 @@
 
 namespace sse::detail {
 
+/// `names` as a header list: "a, b, c".
+inline std::string joined(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& n : names) out.append(out.empty() ? "" : ", ").append(n);
+    return out;
+}
+
 /// The CORS response headers `policy` grants to request `r` (none if it has no allowed `Origin`).
 inline std::vector<std::pair<std::string, std::string>> cors_grant(const cors_policy& policy, const request& r)
 {
@@ -25,16 +33,17 @@ inline std::vector<std::pair<std::string, std::string>> cors_grant(const cors_po
     if (!response::valid_header("Access-Control-Allow-Origin", *origin)) return out;
     if (any && !policy.credentials) {
         out.emplace_back("Access-Control-Allow-Origin", "*");
-        return out;
+    } else {
+        out.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
+        if (policy.credentials) out.emplace_back("Access-Control-Allow-Credentials", "true");
+        out.emplace_back("Vary", "Origin");
     }
-    out.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
-    if (policy.credentials) out.emplace_back("Access-Control-Allow-Credentials", "true");
-    out.emplace_back("Vary", "Origin");
+    if (!policy.expose.empty()) out.emplace_back("Access-Control-Expose-Headers", joined(policy.expose));
     return out;
 }
 
 /// The answer to an `OPTIONS` preflight for a route allowing `methods`.
-inline response cors_preflight(const cors_policy& policy, const request& r, const char* methods)
+inline response cors_preflight(const cors_policy& policy, const request& r, const std::string& methods)
 {
     auto grant = cors_grant(policy, r);
     if (grant.empty()) return response(403, "403 Forbidden: origin not allowed\n");

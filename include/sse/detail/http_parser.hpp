@@ -16,8 +16,16 @@ namespace sse::detail {
     `scan()` is fed the bytes received so far and finds the blank line that ends the head
     without rescanning what it has seen; `parse()` then validates the head strictly and fills
     a `request`. Anything that is not a well-formed HTTP/1.0 or 1.1 request head is an error
-    status, never an exception: 400 malformed, 431 too large, 501 unsupported transfer coding,
-    505 other HTTP versions.
+    status, never an exception:
+    - 400 malformed, including every head that could frame its body two ways (request
+      smuggling): `Content-Length` twice (even with equal values), `Transfer-Encoding` twice,
+      both together, or `Transfer-Encoding` on an HTTP/1.0 request;
+    - 431 too large (bytes or header count);
+    - 501 a transfer coding other than exactly `chunked` (`gzip`, `identity`, any list);
+    - 505 other HTTP versions.
+
+    The body is framed by `content_length()`, or, when `chunked()`, by a `chunked_decoder`
+    (`<sse/detail/chunked.hpp>`) fed the bytes after the head.
 */
 class request_parser {
 public:
@@ -57,6 +65,10 @@ public:
     /// The body length announced by the parsed head (`Content-Length`, else 0).
     std::size_t content_length() const noexcept { return content_length_; }
 
+    /// True when the last `parse()` accepted a head announcing a `Transfer-Encoding: chunked`
+    /// body; false after `reset()` and after a `parse()` that failed.
+    bool chunked() const noexcept { return chunked_; }
+
     /// Validates `head` (as found by `scan()`) into `out`; returns 0, or an error status.
     int parse(std::string_view head, request& out)
     {
@@ -64,7 +76,8 @@ public:
         out.head_.assign(head.data(), head.size());
         const std::string_view h = out.head_;
         content_length_ = 0;
-        bool have_length = false, have_te = false, have_host = false;
+        chunked_ = false;
+        bool have_length = false, have_te = false, te_chunked = false, have_host = false;
 
         std::size_t pos = 0;
         auto next_line = [&](std::string_view& line) {
@@ -136,25 +149,30 @@ public:
             out.headers_.emplace_back(span_of(start, 0, name.size()), span_of(start, vb, value.size()));
 
             if (iequals(name, "content-length")) {
+                // a second one is refused even with the same value: one framing, stated once
+                if (have_length) return fail_status(400);
                 std::size_t n = 0;
                 if (value.empty() || value.size() > 12) return fail_status(400);
                 for (char c : value) {
                     if (!is_digit(c)) return fail_status(400);
                     n = n * 10 + static_cast<std::size_t>(c - '0');
                 }
-                if (have_length && n != content_length_) return fail_status(400);
                 have_length = true;
                 content_length_ = n;
             } else if (iequals(name, "transfer-encoding")) {
+                if (have_te) return fail_status(400);
                 have_te = true;
+                te_chunked = iequals(value, "chunked");
             } else if (iequals(name, "host")) {
                 if (have_host) return fail_status(400);
                 have_host = true;
             }
         }
         if (have_te && have_length) return fail_status(400); // request smuggling vector
-        if (have_te) return fail_status(501);
+        if (have_te && out.version_minor_ == 0) return fail_status(400); // RFC 9112 section 6.1
+        if (have_te && !te_chunked) return fail_status(501);
         if (out.version_minor_ == 1 && !have_host) return fail_status(400);
+        chunked_ = have_te; // only a head that parses announces a body
         out.headers_.shrink_to_fit(); // a stream keeps its request for its whole life
         return 0;
     }
@@ -170,6 +188,7 @@ public:
         head_size_ = 0;
         status_ = 0;
         content_length_ = 0;
+        chunked_ = false;
     }
 
 private:
@@ -192,6 +211,7 @@ private:
     std::size_t max_head_, max_headers_;
     std::size_t scanned_ = 0, head_size_ = 0, content_length_ = 0;
     int status_ = 0;
+    bool chunked_ = false;
 };
 
 } // namespace sse::detail

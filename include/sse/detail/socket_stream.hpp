@@ -126,7 +126,7 @@ struct stream_access {
         return std::make_shared<socket_stream<Socket>>(std::move(socket), lane, std::move(req),
                                                        std::move(state), std::move(slot));
     }
-    static void open(stream& s, std::string head) { s.open(std::move(head)); }
+    static void open(stream& s, std::vector<std::pair<std::string, std::string>> extra) { s.open(std::move(extra)); }
 };
 
 } // namespace sse::detail

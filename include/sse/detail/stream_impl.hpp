@@ -9,12 +9,30 @@
 #include <sse/stream.hpp>
 
 namespace sse {
+namespace detail {
+
+/// The response head that opens every stream, with `extra` headers (and the `retry:` line,
+/// if configured).
+inline std::string stream_head(const server_options& o, const std::vector<std::pair<std::string, std::string>>& extra)
+{
+    std::string head = "HTTP/1.1 200 OK\r\n"
+                       "Content-Type: text/event-stream; charset=utf-8\r\n"
+                       "Cache-Control: no-cache\r\n"
+                       "Connection: keep-alive\r\n"
+                       "X-Accel-Buffering: no\r\n";
+    for (const auto& h : extra) head.append(h.first).append(": ").append(h.second).append("\r\n");
+    head.append("\r\n");
+    if (o.retry) head.append("retry: ").append(std::to_string(o.retry->count())).append("\n");
+    return head;
+}
+
+} // namespace detail
 
 inline bool stream::enqueue(detail::shared_buffer bytes, const std::string* id, kind k,
                             std::function<void(std::error_code)> done,
                             std::optional<overflow_policy> policy)
 {
-    bool flush_due = false;
+    bool flush_due = false, gentle = false;
     detail::send_queue::pushed r{false, 0};
     results out;
     {
@@ -24,7 +42,18 @@ inline bool stream::enqueue(detail::shared_buffer bytes, const std::string* id, 
             return false;
         }
         r = queue_.push(std::move(bytes), k, policy.value_or(options().overflow), std::move(done), out);
-        if (!r.queued) {
+        if (!r.queued && !answered_) {
+            // a burst before the head is out: the client gets the head and what fit, then the
+            // close (at an event's end: it resumes from the last one it got)
+            if (state_ == state::handshake) {
+                close_requested_ = true; // open() answers, then closes
+            } else {
+                state_ = state::closing;
+                close_deadline_ = clock::now() + options().write_timeout;
+            }
+            close_reason_ = error::queue_overflow;
+            gentle = true;
+        } else if (!r.queued) {
             state_ = state::closing; // refuse everything else; finish() follows at once
             close_reason_ = error::queue_overflow; // also if a flush gets to end it first
         } else {
@@ -36,6 +65,7 @@ inline bool stream::enqueue(detail::shared_buffer bytes, const std::string* id, 
     complete(out);
     if (!r.queued) {
         detail::bump(reg_.state().stats.slow_disconnects);
+        if (gentle) return false; // the flush in progress (or open()) ends it
         // posted, never inline: the caller may hold a channel lock that finish() needs
         asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::queue_overflow); });
         return false;
@@ -64,6 +94,7 @@ inline bool stream::settle(std::error_code ec, clock::time_point now)
     {
         std::lock_guard<std::mutex> lock(mu_);
         held = queue_.settle(!ec, done);
+        answered_ = answered_ || !ec;
         more = queue_.has_pending() || state_ == state::closing;
         last_write_ = now;
     }
@@ -224,7 +255,7 @@ inline void stream::shutdown()
     });
 }
 
-inline void stream::open(std::string head)
+inline void stream::open(std::vector<std::pair<std::string, std::string>> extra)
 {
     // a stop() that began while the handler ran did not see this stream: close it after the head
     const bool stopping = reg_.state().stopping.load(std::memory_order_acquire);
@@ -248,12 +279,17 @@ inline void stream::open(std::string head)
         if (state_ == state::handshake) {
             reg_.enroll(weak_from_this());
             std::unique_ptr<response> rejection = std::move(rejection_);
+            if (rejection) // a plain answer gets the CORS grant too
+                for (auto& h : extra) rejection->header(std::move(h.first), std::move(h.second));
+            else
+                for (auto& h : head_headers_) extra.push_back(std::move(h));
+            head_headers_ = {};
             if (rejection || head_only) queue_.clear(dropped); // the answer only: no events
             if (rejection) {
                 queue_.push(detail::make_shared_buffer(rejection->serialize(head_only, false)), kind::control,
                             overflow_policy::disconnect, nullptr, dropped);
             } else {
-                queue_.push_front(detail::make_shared_buffer(std::move(head)));
+                queue_.push_front(detail::make_shared_buffer(detail::stream_head(options(), extra)));
             }
             opened_ = !rejected;
             const auto now = clock::now();
