@@ -31,7 +31,7 @@ log=build/clients.log
 mkdir -p build
 start=$SECONDS
 if ! { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DASIO_SSE_CLIENT_TESTS=ON -DASIO_SSE_HEADER_CHECK=OFF &&
-       cmake --build "$dir" -j"$(nproc)" --target sse-client-server sse-demo sse-secure-dashboard sse-cluster; } >"$log" 2>&1; then
+       cmake --build "$dir" -j"$(nproc)" --target sse-client-server sse-demo sse-secure-dashboard sse-cluster sse-llm-stream sse-mcp-server; } >"$log" 2>&1; then
   tail -n 40 "$log"
   echo "clients: BUILD FAILED ($((SECONDS - start)) s, log: $log)"
   echo "0 passed, 1 failed"

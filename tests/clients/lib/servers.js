@@ -112,3 +112,31 @@ export async function startClusterNode({ redisPort, port = 0, heartbeatMs }) {
 
 export const nginxPath = () => required('SSE_NGINX');
 export const clusterNginxConf = () => required('SSE_CLUSTER_NGINX_CONF');
+
+/**
+ * The OpenAI-compatible example (examples/llm_stream.cpp) with its flags `args` (e.g.
+ * `['--api-key', 'sk-x', '--token-ms', '20']`): `{url, stop()}`; its API is at `${url}/v1`.
+ */
+export async function startLlmStream(args = []) {
+  const p = await start([required('SSE_LLM_STREAM'), '--port', '0', ...args], 1);
+  const port = /localhost:(\d+)\//.exec(p.lines[0])?.[1];
+  if (!port) {
+    await p.stop();
+    throw new Error(`unexpected first line from sse-llm-stream: ${p.lines[0]}`);
+  }
+  return { url: `http://127.0.0.1:${port}`, stop: p.stop };
+}
+
+/**
+ * The MCP server (examples/mcp_server.cpp) with its flags `args` (e.g. `['--interval-ms', '20',
+ * '--drop-after', '3']`): `{url, stop()}`; its endpoint is `${url}/mcp`.
+ */
+export async function startMcpServer(args = []) {
+  const p = await start([required('SSE_MCP_SERVER'), '--port', '0', ...args], 1);
+  const port = /localhost:(\d+)\/mcp/.exec(p.lines[0])?.[1];
+  if (!port) {
+    await p.stop();
+    throw new Error(`unexpected first line from sse-mcp-server: ${p.lines[0]}`);
+  }
+  return { url: `http://127.0.0.1:${port}`, stop: p.stop };
+}
