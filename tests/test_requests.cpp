@@ -228,6 +228,12 @@ TEST_CASE("requests: CORS for a fetch POST: the preflight lists the route's meth
     CHECK(head.find("Access-Control-Allow-Origin: https://app.example\r\n") != std::string::npos);
     CHECK(head.find("Access-Control-Expose-Headers: Mcp-Session-Id\r\n") != std::string::npos);
 
+    client wrong(f.port()); // so does the server's own error answer: the page can read the status
+    wrong.send("GET /chat HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example\r\n\r\n");
+    const auto refused = wrong.read_to_close();
+    CHECK(client::status(refused) == 405);
+    CHECK(refused.find("Access-Control-Allow-Origin: https://app.example\r\n") != std::string::npos);
+
     client json(f.port()); // a plain answer from the stream handler gets the grant too
     json.send(post("/chat", "json", "Origin: https://app.example\r\n"));
     const auto plain = json.read_to_close();

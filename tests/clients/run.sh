@@ -3,7 +3,8 @@
 # table, headless Chromium (Debian's, via playwright-core) and curl, against the test server
 # and the demo; npm `eventsource` over HTTPS to the secure dashboard (a throwaway CA made with
 # the openssl CLI); the cluster chat (two sse-cluster nodes on a throwaway redis-server, npm
-# `eventsource`, our own reader and Chromium through nginx). Installs what is missing, builds
+# `eventsource`, our own reader and Chromium through nginx); Chromium `fetch` POSTs from another
+# origin (CORS preflight) to the LLM and MCP examples. Installs what is missing, builds
 # the four programs with -DASIO_SSE_CLIENT_TESTS=ON, runs the tests through CTest (label
 # `clients`; `npm ci` first), prints one line per group and a closing "clients: N passed,
 # N failed" line.

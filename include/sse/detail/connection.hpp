@@ -269,7 +269,6 @@ private:
         case auth_decision::kind::abandon: return close();
         case auth_decision::kind::deny:
             bump(reg_.state().stats.authorization_denied);
-            for (auto& h : grant_for(*route_, req_)) d.denial->header(std::move(h.first), std::move(h.second));
             return reply_error(*d.denial);
         case auth_decision::kind::allow: return open_stream(std::move(d.user));
         }
@@ -351,9 +350,12 @@ private:
         reply_error(r);
     }
 
-    // Answers with an error (counted) and ends the connection.
-    void reply_error(const response& r)
+    // Answers with an error (counted) and ends the connection; a routed request gets its
+    // route's CORS grant, so that a page on an allowed origin can read the status.
+    void reply_error(response r)
     {
+        if (route_)
+            for (auto& h : grant_for(*route_, req_)) r.header(std::move(h.first), std::move(h.second));
         bump(reg_.state().stats.requests_rejected);
         reg_.state().tell(lifecycle_event::kind::rejected, remote_, have_head_ ? req_.path() : std::string_view(),
                           r.status());
@@ -387,6 +389,7 @@ private:
         phase_ = phase::head;
         parser_.reset();
         req_ = request();
+        route_ = nullptr;
         arm_deadline(options().head_timeout);
         do_read();
     }
