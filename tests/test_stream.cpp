@@ -339,8 +339,8 @@ TEST_CASE("stream: its timers may run, throw and close it while the server still
         fired->wait(2s); // the timer ran on the stream's strand, on another thread
         // return 0-199 spins later: the close lands at every point of the answer (a jitter to
         // spread the race, not to order anything)
-        for (volatile unsigned i = 0, spin = (k++ * 37) % 200; i < spin; ++i) {
-        }
+        std::atomic<unsigned> spun{0}; // atomic: the loop is not optimized away
+        for (unsigned i = 0, spin = (k++ * 37) % 200; i < spin; ++i) spun.store(i, std::memory_order_relaxed);
     });
     f.run(4);
     for (int i = 0; i < n; ++i) {

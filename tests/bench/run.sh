@@ -9,11 +9,15 @@
 # The cluster scenario is asio-sse's own: one node with a local channel
 # (asio-sse-local) against CLUSTER_NODES nodes sharing a redis_channel over a
 # redis-server the script starts (asio-sse-redis), run whenever asio-sse is in
-# SERVERS.  See README.md for the scenarios and columns.
+# SERVERS.  The post scenario (POST streams of tokens: time to first event,
+# tokens/s) is asio-sse's against cpp-httplib's (the httplib kind, as two
+# variants: httplib-default and httplib-pool), one after the other per run.
+# See README.md for the scenarios and columns.
 #
 # Environment knobs (defaults in brackets):
-#   SERVERS          server kinds to run ["floor node nchan asio-sse"]
-#   SCENARIOS        scenario kinds to run ["idle fanout ticker cluster"]
+#   SERVERS          server kinds to run ["floor node nchan asio-sse httplib"]
+#                    (httplib serves only the post scenario)
+#   SCENARIOS        scenario kinds to run ["idle fanout ticker cluster post"]
 #   RUNS             runs per point [2]
 #   WARMUP/DURATION  fan-out and ticker windows, whole seconds [2/3]
 #   IDLE_WARMUP/IDLE_DURATION  idle-memory windows, whole seconds [1/1]
@@ -29,6 +33,15 @@
 #                    empty = no pinning]
 #   REDIS_SERVER     redis-server for the cluster scenario [redis-server]
 #   REDIS_CPUS       taskset CPU list for it [SERVER_CPUS]
+#   POST_N           post scenario: concurrent POST streams [1000]
+#   POST_TOKEN_MS    post scenario: one token every this many ms per stream [20]
+#   POST_WARMUP/POST_DURATION  post scenario windows, whole seconds [2/8]
+#   POST_RAMP_BATCH  post scenario: connects (and request writes) in flight at
+#                    once while the requests go out [128]
+#   HTTPLIB_SERVER   cpp-httplib peer of the post scenario, absolute or relative
+#                    to the repository root [httplib-post-server beside
+#                    SSE_BENCH_SERVER]
+#   HTTPLIB_POOL     threads of the httplib-pool variant [POST_N + 16]
 #   BENCH_BUILD_DIR  where the tools are built [tests/bench/build]
 #   RESULTS_DIR      output directory [tests/bench/results]
 #   APPEND=1         append to an existing results.tsv instead of starting anew
@@ -43,8 +56,10 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 LOG_DIR=$RESULTS_DIR/logs
 SSE_BENCH_SERVER=${SSE_BENCH_SERVER:-build/tests/bench/sse-bench-server}
 [[ $SSE_BENCH_SERVER = /* ]] || SSE_BENCH_SERVER=$REPO_ROOT/$SSE_BENCH_SERVER
-SERVERS=${SERVERS:-floor node nchan asio-sse}
-SCENARIOS=${SCENARIOS:-idle fanout ticker cluster}
+HTTPLIB_SERVER=${HTTPLIB_SERVER:-$(dirname "$SSE_BENCH_SERVER")/httplib-post-server}
+[[ $HTTPLIB_SERVER = /* ]] || HTTPLIB_SERVER=$REPO_ROOT/$HTTPLIB_SERVER
+SERVERS=${SERVERS:-floor node nchan asio-sse httplib}
+SCENARIOS=${SCENARIOS:-idle fanout ticker cluster post}
 RUNS=${RUNS:-2}
 WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-3}
@@ -63,6 +78,12 @@ else
 fi
 REDIS_CPUS=${REDIS_CPUS-$SERVER_CPUS}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
+POST_N=${POST_N:-1000}
+POST_TOKEN_MS=${POST_TOKEN_MS:-20}
+POST_WARMUP=${POST_WARMUP:-2}
+POST_DURATION=${POST_DURATION:-8}
+POST_RAMP_BATCH=${POST_RAMP_BATCH:-128}
+HTTPLIB_POOL=${HTTPLIB_POOL:-$((POST_N + 16))}
 CLUSTER_NODES=2          # asio-sse-redis: nodes, each with N streams and R/CLUSTER_NODES of the publishes
 PAYLOAD=64
 CLK_TCK=$(getconf CLK_TCK)
@@ -71,6 +92,7 @@ NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
 
 # Scenario points: kind N R(events/s per stream) T(ticker ms, 0 = off).
 # cluster: N streams per node; R events/s published in all (so per stream).
+# post: N POST streams, R tokens/s each, one every T ms.
 POINTS=(
   "idle   1000  0    0"
   "idle   10000 0    0"
@@ -82,6 +104,7 @@ POINTS=(
   "ticker 10000 1    1000"
   "cluster 1000 100  0"
   "cluster 1000 1000 0"
+  "post   $POST_N $((1000 / POST_TOKEN_MS)) $POST_TOKEN_MS"
 )
 
 log() { printf '%s\n' "$*" >&2; }
@@ -210,6 +233,11 @@ start_server() {
         --rate "$rate" --payload "$PAYLOAD" --ticker-ms "$ticker" --threads "$ASIO_THREADS" "${extra[@]}" \
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
+    httplib-default | httplib-pool)  # the post scenario only; its flags come in extra
+      SUB_PATH=/chat
+      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$HTTPLIB_SERVER" --port "$port" --path /chat "${extra[@]}" \
+        >"$logp.server.log" 2>&1 &
+      SERVER_PID=$! ;;
     nchan)
       SUB_PATH=/sub
       NCHAN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sse-bench-nchan.XXXXXX")
@@ -227,7 +255,7 @@ start_server() {
   MEASURE_PIDS=$SERVER_PID
   # Track a wrapped server too: it is stopped before its timeout(1), so a
   # server that ignores TERM gets KILLed instead of outliving the wrapper.
-  if [[ $kind == asio-sse || $kind == nchan ]]; then
+  if [[ $kind == asio-sse || $kind == nchan || $kind == httplib-* ]]; then
     MEASURE_PIDS=$(wait_children "$SERVER_PID") || return 1
     CHILDREN+=("$MEASURE_PIDS")
   fi
@@ -495,6 +523,97 @@ run_cluster_point() {
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
 }
 
+# ---------------------------------------------------------------------------
+# The post scenario: N POST streams at once, each streaming one token every T
+# ms (R = 1000 / T tokens/s) until [DONE]; asio-sse (sse-bench-server's /chat
+# route, a timer per stream) against cpp-httplib (httplib-post-server: a chunked
+# content provider sleeping between tokens, one pool thread per stream) with its
+# default pool and with a pool of HTTPLIB_POOL threads.
+
+# Threads of cpp-httplib's default pool: CPPHTTPLIB_THREAD_POOL_COUNT,
+# max(8, hardware_concurrency - 1) (online CPUs, whatever the pinning).
+httplib_default_threads() {
+  local hw
+  hw=$(getconf _NPROCESSORS_ONLN)
+  echo $((hw - 1 > 8 ? hw - 1 : 8))
+}
+
+# The kernel's count of connections dropped on a full accept queue (TcpExt
+# ListenOverflows; this network namespace, all sockets), NA if unreadable.
+listen_overflows() {
+  awk '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == "ListenOverflows") col = i; h = 1 }
+                         else { print col ? $col + 0 : "NA"; exit } }' /proc/net/netstat 2>/dev/null || echo NA
+}
+
+# One POST measurement: variant (asio-sse, httplib-default, httplib-pool) N R T run.
+# Every stream asks for enough tokens to outlive the run (the ramp's bound, the
+# warmup and the window, plus 2 s), so none completes inside it unless cut short.
+# Row: established (200 heads), served (streams completed or receiving tokens in
+# the window) as streams_receiving, tokens/s in all as events_per_sec, TTFE
+# (request written -> first byte of the first data line) as p50..max, payload
+# NA; post.tsv gets the per-stream figures and the accept-queue overflows
+# counted during the run (cpp-httplib listens with a backlog of 5: a SYN
+# dropped there costs that client a 1 s retransmission).
+run_post_point() {
+  local variant=$1 n=$2 rate=$3 token_ms=$4 run=$5
+  local logp=$LOG_DIR/$variant-post-n$n-r$rate-$run port threads
+  local tokens=$(((CONNECT_TIMEOUT + POST_WARMUP + POST_DURATION + 2) * 1000 / token_ms))
+  local flags=(--token-ms "$token_ms" --tokens "$tokens")
+  case $variant in
+    asio-sse) flags=(--post-path /chat "${flags[@]}") threads=$ASIO_THREADS ;;
+    httplib-default) threads=$(httplib_default_threads) ;;
+    httplib-pool) flags+=(--pool "$HTTPLIB_POOL") threads=$HTTPLIB_POOL ;;
+  esac
+  port=$(free_port) || { log "no free port"; return 1; }
+  local row_tail="NA NA NA NA NA NA NA NA NA NA" post_tail="NA NA NA NA NA NA NA NA NA NA NA NA NA NA"
+  local lo0 lo1 overflows=NA
+  lo0=$(listen_overflows)
+  if start_server "$variant" "$port" 0 0 "$logp" "${flags[@]}"; then
+    timeout $((CONNECT_TIMEOUT + POST_WARMUP + POST_DURATION + 15)) \
+      "${CLIENT_PIN[@]}" "$BUILD_DIR/sse-load" --url "http://127.0.0.1:$port/chat" --post "{\"tokens\":$tokens}" \
+      --streams "$n" --warmup "$POST_WARMUP" --duration "$POST_DURATION" --connect-timeout "$CONNECT_TIMEOUT" \
+      --ramp-batch "$POST_RAMP_BATCH" --server-pid "$MEASURE_PIDS" >"$logp.load.log" 2>&1 || true
+    lo1=$(listen_overflows)
+    [[ $lo0 == NA || $lo1 == NA ]] || overflows=$((lo1 - lo0))
+    local res
+    res=$(grep -m1 '^RESULT ' "$logp.load.log" || true)
+    if [[ -n $res && $res == *" mode=post "* ]]; then
+      local f=() k before start rss_per_stream=NA
+      before=$(result_field server_rss_before_kb "$res")
+      start=$(result_field server_rss_start_kb "$res")
+      if [[ $before != NA && $start != NA ]]; then rss_per_stream=$(((start - before) * 1024 / n)); fi
+      for k in streams_established streams_served streams_completed ttfe_streams p50_us p99_us p999_us max_us \
+        events_per_sec stream_tps_mean stream_tps_p1 stream_tps_served_mean server_cpu_pct other_cpu_pct errors; do
+        f+=("$(result_field "$k" "$res")")
+      done
+      row_tail="${f[0]} ${f[1]} ${f[8]} ${f[4]} ${f[5]} ${f[6]} ${f[7]} $rss_per_stream ${f[12]} ${f[13]}"
+      post_tail="${f[*]:0:14}"
+      log "  $variant post N=$n R=$rate run $run: served ${f[1]}/$n (${f[2]} completed)," \
+          "TTFE p50 ${f[4]} p99 ${f[5]} max ${f[7]} us (${f[3]} streams), tokens/s per stream mean ${f[9]}" \
+          "p1 ${f[10]} (${f[11]} per served), ${f[8]} in all, cpu ${f[12]}%, errors ${f[14]}, other processes ${f[13]}%," \
+          "accept-queue overflows $overflows, $(grep -m1 -o 'ramp over after [0-9.]* s' "$logp.load.log")"
+      if [[ ${f[13]} != NA ]] && awk -v o="${f[13]}" 'BEGIN { exit !(o > 25) }'; then
+        log "  warning: other processes used ${f[13]}% of a core during that window; the run is skewed"
+      fi
+    else
+      log "  $variant post N=$n R=$rate run $run: no POST RESULT (see $logp.load.log)"
+    fi
+  else
+    log "  $variant post N=$n R=$rate run $run: server did not start (see $logp.server.log)"
+  fi
+  stop_children
+  if [[ -f $logp.server.log ]]; then  # the server's counters, written as it stopped
+    local counters
+    counters=$(grep -m1 -E '^(published|streams) ' "$logp.server.log" || true)
+    [[ -z $counters ]] || log "    server: $counters"
+  fi
+  local row
+  row="$variant post $n $rate NA $run $row_tail NA" # no payload size (tokens are `token <k>`), no Redis
+  printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
+  row="$variant $n $rate $token_ms $threads $run $post_tail $overflows"
+  printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/post.tsv"
+}
+
 server_available() {
   case $1 in
     floor) return 0 ;;
@@ -505,11 +624,48 @@ server_available() {
     asio-sse)
       [[ -x $SSE_BENCH_SERVER ]] ||
         { log "skipping asio-sse: $SSE_BENCH_SERVER not built (build the library with CMake)"; return 1; } ;;
+    httplib)
+      [[ " $SCENARIOS " == *" post "* ]] || return 1 # it serves nothing else
+      [[ -x $HTTPLIB_SERVER ]] ||
+        { log "skipping httplib-default and httplib-pool (post scenario): $HTTPLIB_SERVER not built" \
+              "(tests/bench/CMakeLists.txt builds it when it finds httplib.h, e.g. from libcpp-httplib-dev)"; return 1; } ;;
     *) log "unknown server kind: $1"; return 1 ;;
   esac
 }
 
 # ---------------------------------------------------------------------------
+# Medians of post.tsv per server and point: server N R token_ms threads runs,
+# then the median of each measured column (streams_established .. other_cpu_pct).
+post_medians() {
+  [[ -f $RESULTS_DIR/post.tsv ]] || return 0
+  awk -F'\t' -v OFS='\t' '
+    function median(list,   v, n, i, j, t, m) {
+      n = split(list, v, " ")
+      if (n == 0) return "NA"
+      for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+      if (n % 2) return v[(n+1)/2]
+      m = (v[n/2] + v[n/2+1]) / 2
+      return m == int(m) ? sprintf("%d", m) : sprintf("%.1f", m)
+    }
+    NR == 1 { last = NF; next }
+    {
+      key = $1 OFS $2 OFS $3 OFS $4 OFS $5
+      if (!(key in runs)) order[++npoints] = key
+      runs[key]++
+      for (c = 7; c <= last; c++) if ($c != "NA" && $c != "") vals[key, c] = vals[key, c] " " $c
+    }
+    END {
+      split("asio-sse httplib-default httplib-pool", sv, " "); for (i in sv) vrank[sv[i]] = i
+      for (p = 1; p <= npoints; p++) {
+        split(order[p], k, OFS)
+        line = sprintf("%06d %06d %d", k[2], k[3], vrank[k[1]]) OFS order[p] OFS runs[order[p]]
+        for (c = 7; c <= last; c++) line = line OFS median(vals[order[p], c])
+        print line
+      }
+    }' "$RESULTS_DIR/post.tsv" | sort | cut -f2-
+}
+
 # Reports: table.md (median per point) and fanout.dat -> fanout.svg.
 write_reports() {
   local tsv=$RESULTS_DIR/results.tsv
@@ -532,8 +688,8 @@ write_reports() {
       for (c = 7; c <= NF; c++) if ($c != "NA" && $c != "") vals[key, c] = vals[key, c] " " $c
     }
     END {
-      split("idle fanout ticker cluster", sc, " "); for (i in sc) srank[sc[i]] = i
-      split("floor node nchan asio-sse asio-sse-local asio-sse-local-x2 asio-sse-redis", sv, " "); for (i in sv) vrank[sv[i]] = i
+      split("idle fanout ticker cluster post", sc, " "); for (i in sc) srank[sc[i]] = i
+      split("floor node nchan asio-sse asio-sse-local asio-sse-local-x2 asio-sse-redis httplib-default httplib-pool", sv, " "); for (i in sv) vrank[sv[i]] = i
       for (p = 1; p <= npoints; p++) {
         split(order[p], k, OFS)
         line = sprintf("%d %06d %06d %d", srank[k[2]], k[3], k[4], vrank[k[1]])
@@ -572,11 +728,33 @@ write_reports() {
       echo "target is R events/s; streams = 1000 per node. Delivered = the loads' events/s summed; p99 from"
       echo "their merged histograms (publish to client); server CPU = the nodes' sum, % of one core."
     fi
+    local post
+    post=$(post_medians)
+    if [[ -n $post ]]; then
+      echo
+      echo "### POST streams: time to first event and tokens/s, asio-sse against cpp-httplib"
+      echo
+      echo "| server | threads | N | tokens/s per stream | served | completed | TTFE p50 ms | TTFE p99 ms | TTFE p99.9 ms | TTFE max ms | TTFE of streams | tokens/s per stream: mean | p1 | mean per served | tokens/s in all | server CPU % | other CPU % | accept-queue overflows | runs |"
+      echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+      awk -F'\t' '
+        function ms(v) { return v == "NA" ? "NA" : sprintf("%.2f", v / 1000) }
+        { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+            $1, $5, $2, $3, $8, $9, ms($11), ms($12), ms($13), ms($14), $10, $16, $17, $18, $15, $19, $20, $21, $6 }' <<<"$post"
+      echo
+      echo "N POST requests sent at once (at most $POST_RAMP_BATCH connects in flight), each asking for a token every T ms"
+      echo "for longer than the run. TTFE = request written -> first byte of the first data line, over"
+      echo "the streams that got one; served = completed or receiving tokens in the window; tokens/s per"
+      echo "stream over all N requested streams (one never answered counts 0). threads = the server's"
+      echo "(asio-sse: io_context threads; cpp-httplib: its task queue, one thread per open stream). Accept-queue"
+      echo "overflows: connections the kernel dropped on a full listen queue during the run (cpp-httplib's"
+      echo "backlog is 5; each drop delays that connect by a 1 s retransmission). In the table above the"
+      echo "post rows' receiving is served, events/s tokens/s, and latency TTFE."
+    fi
   } >"$RESULTS_DIR/table.md"
 
   # fanout.dat: one row per event-carrying point, one column per server.
   awk -F'\t' -v OFS='\t' '
-    $2 != "idle" && $2 != "cluster" {
+    $2 != "idle" && $2 != "cluster" && $2 != "post" {
       label = $2 " N=" $3 " R=" $4
       if (!(label in seen)) { seen[label] = 1; labels[++nl] = label; target[label] = $3 * $4 }
       eps[label, $1] = $9; present[$1] = 1
@@ -617,7 +795,7 @@ write_summary() {
       if (est < c[3] + 0) c[0] = c[0] " (" th(est) " streams)"
       return srv == "asio-sse" ? "**" c[0] "**" : c[0]
     }
-    $2 != "cluster" {  # asio-sse against itself: table.md has it
+    $2 != "cluster" && $2 != "post" {  # cluster: asio-sse against itself (table.md has it); post: below
       k = $2 " " $3 " " $4
       if (!(k in sc)) { keys[++n] = k; sc[k] = $2; nn[k] = $3; rr[k] = $4 }
       have[k, $1] = $0
@@ -633,6 +811,26 @@ write_summary() {
         printf "| %s | %s | %s | %s | %s |\n", label, cell("floor", k), cell("node", k), cell("nchan", k), cell("asio-sse", k)
       }
     }' "$RESULTS_DIR/medians.tsv" >"$RESULTS_DIR/summary.md"
+  local post
+  post=$(post_medians)
+  [[ -n $post ]] || return 0
+  {
+    echo
+    echo "| POST streams (N at once, R tokens/s each) | streams served | time to first event p50 / p99 | tokens/s per stream: mean / p1 | server CPU |"
+    echo "| --- | --- | --- | --- | --- |"
+    awk -F'\t' '
+      function th(v,   s) { s = sprintf("%d", v); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9](,|$)/, ",&", s); return s }
+      function ms(v) { if (v == "NA") return "NA"; v /= 1000; return v < 10 ? sprintf("%.2f ms", v) : v < 1000 ? sprintf("%d ms", v + 0.5) : sprintf("%.1f s", v / 1000) }
+      {
+        if ($1 == "asio-sse") name = "**asio-sse**"
+        else if ($1 == "httplib-default") name = "cpp-httplib, default pool (" $5 " threads)"
+        else if ($1 == "httplib-pool") name = "cpp-httplib, pool of " th($5) " threads"
+        else name = $1
+        ttfe = ms($11) " / " ms($12)
+        if ($10 != "NA" && $10 + 0 < $2 + 0) ttfe = ttfe " (of " th($10) ")"
+        printf "| %s, N = %s, R = %s | %s of %s | %s | %s / %s | %s %% |\n", name, th($2), $3, th($8), th($2), ttfe, $16, $17, $19
+      }' <<<"$post"
+  } >>"$RESULTS_DIR/summary.md"
 }
 
 # Copies the reports to published/ and replaces the README table between its
@@ -641,6 +839,8 @@ publish() {
   local dest=$BENCH_DIR/published readme=$REPO_ROOT/README.md f
   mkdir -p "$dest"
   cp "$RESULTS_DIR"/{results.tsv,medians.tsv,table.md,summary.md} "$dest/"
+  rm -f "$dest/post.tsv" # a run without post points has none
+  if [[ $(wc -l <"$RESULTS_DIR/post.tsv" 2>/dev/null || echo 0) -gt 1 ]]; then cp "$RESULTS_DIR/post.tsv" "$dest/"; fi
   rm -f "$dest/fanout.svg" # a run without fan-out points has no chart
   if [[ -f $RESULTS_DIR/fanout.svg ]]; then cp "$RESULTS_DIR/fanout.svg" "$dest/"; fi
   for f in "$LOG_DIR"/asio-sse-*.server.log; do
@@ -670,12 +870,17 @@ main() {
     mkdir -p "$LOG_DIR"
     printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\tother_cpu_pct\tredis_cpu_pct\n' \
       >"$RESULTS_DIR/results.tsv"
+    rm -f "$RESULTS_DIR/post.tsv"
   elif ! head -n1 "$RESULTS_DIR/results.tsv" | grep -q redis_cpu_pct; then
     sed -i '1s/$/\tredis_cpu_pct/' "$RESULTS_DIR/results.tsv" # a file from before the cluster scenario
   fi
+  if [[ ! -f $RESULTS_DIR/post.tsv ]]; then
+    printf 'server\tN\tR\ttoken_ms\tserver_threads\trun\tstreams_established\tstreams_served\tstreams_completed\tttfe_streams\tttfe_p50_us\tttfe_p99_us\tttfe_p999_us\tttfe_max_us\ttokens_per_sec\tstream_tps_mean\tstream_tps_p1\tstream_tps_served_mean\tserver_cpu_pct\tother_cpu_pct\tlisten_overflows\n' \
+      >"$RESULTS_DIR/post.tsv"
+  fi
   mkdir -p "$LOG_DIR"
 
-  local kind kinds=() point scen n rate ticker run est variant variants=()
+  local kind kinds=() point scen n rate ticker run est variant variants=() post_variants=()
   for kind in $SERVERS; do
     if server_available "$kind"; then kinds+=("$kind"); fi
   done
@@ -687,6 +892,12 @@ main() {
       log "skipping asio-sse-redis: $REDIS_SERVER not found"
     fi
   fi
+  if [[ " $SCENARIOS " == *" post "* ]]; then
+    local others=()
+    for kind in "${kinds[@]}"; do [[ $kind == asio-sse || $kind == httplib ]] || others+=("$kind"); done
+    ((${#others[@]} == 0)) || log "post scenario: ${others[*]} have no POST stream route; only asio-sse and httplib run it"
+    [[ " $SERVERS " == *" httplib "* ]] || log "post scenario: httplib is not in SERVERS; no cpp-httplib rows"
+  fi
   for point in "${POINTS[@]}"; do
     read -r scen n rate ticker <<<"$point"
     [[ " $SCENARIOS " == *" $scen "* ]] || continue
@@ -694,6 +905,22 @@ main() {
     for ((run = 1; run <= RUNS; run++)); do
       for kind in "${kinds[@]}"; do
         if [[ $scen == ticker && $kind == nchan ]]; then continue; fi # Nchan has no per-stream timer
+        if [[ $scen == post ]]; then # asio-sse, then cpp-httplib with its default pool and with a big one
+          case $kind in
+            asio-sse) post_variants=(asio-sse) ;;
+            httplib) post_variants=(httplib-default httplib-pool) ;;
+            *) continue ;;
+          esac
+          for variant in "${post_variants[@]}"; do
+            if ((SECONDS - began + POST_WARMUP + POST_DURATION + 6 > BUDGET_S)); then
+              log "  time budget of ${BUDGET_S}s used up: skipping $variant $scen N=$n R=$rate run $run"
+              continue
+            fi
+            run_post_point "$variant" "$n" "$rate" "$ticker" "$run"
+          done
+          continue
+        fi
+        if [[ $kind == httplib ]]; then continue; fi # it serves the post scenario only
         if [[ $scen == cluster ]]; then # asio-sse only: its local channel, then Redis
           [[ $kind == asio-sse ]] || continue
           for variant in "${variants[@]}"; do

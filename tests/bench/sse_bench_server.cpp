@@ -4,6 +4,7 @@
 //
 //   sse-bench-server --port P [--path /events] [--rate R] [--payload B] [--ticker-ms T] [--threads K]
 //                    [--catch-up-ms C] [--redis-port RP [--redis-host H]]
+//                    [--post-path /chat] [--tokens N] [--token-ms M]
 //
 // The publisher ticks every millisecond and publishes what fell due since its last tick; a
 // late tick catches up at most C ms of events (default 5), the rest slips. On exit the server
@@ -17,6 +18,12 @@
 // it found events missing from the log (lost) and how often it read the log (fetches). This
 // needs the asio-sse::redis target (hiredis) at build time (ASIO_SSE_BENCH_REDIS); without it
 // --redis-port is refused.
+//
+// It also serves POST streams, a chat model's shape (run.sh's post scenario): a POST to
+// --post-path (default /chat) with a body such as {"tokens":500} opens a stream that sends
+// `token 1` at once, then one `token <k>` every M ms (--token-ms, default 20) from the stream's
+// own timer, then `[DONE]`, and closes. A body without a "tokens" number gets --tokens (default
+// 50). Those streams are counted too (post_streams, post_completed on the counters' line).
 #include <sse/sse.hpp>
 #ifdef ASIO_SSE_BENCH_REDIS
 #include <sse/redis.hpp>
@@ -47,6 +54,9 @@ struct settings {
     int rate = 0, payload = 64, ticker_ms = 0, threads = 1, catch_up_ms = 5;
     std::string redis_host = "127.0.0.1";
     int redis_port = 0; // 0: a local sse::channel
+    std::string post_path = "/chat";
+    long long tokens = 50;
+    int token_ms = 20;
 };
 
 settings parse(int argc, char** argv)
@@ -64,6 +74,9 @@ settings parse(int argc, char** argv)
         else if (k == "--catch-up-ms") s.catch_up_ms = std::stoi(v);
         else if (k == "--redis-host") s.redis_host = v;
         else if (k == "--redis-port") s.redis_port = std::stoi(v);
+        else if (k == "--post-path") s.post_path = v;
+        else if (k == "--tokens") s.tokens = std::stoll(v);
+        else if (k == "--token-ms") s.token_ms = std::stoi(v);
         else {
             std::cerr << "unknown flag " << k << "\n";
             std::exit(2);
@@ -71,6 +84,10 @@ settings parse(int argc, char** argv)
     }
     if (s.redis_port < 0 || s.redis_port > 65535) {
         std::cerr << "--redis-port must be in 1..65535\n";
+        std::exit(2);
+    }
+    if (s.tokens < 1 || s.token_ms < 1 || s.post_path == s.path) {
+        std::cerr << "--tokens and --token-ms must be positive, --post-path other than --path\n";
         std::exit(2);
     }
     return s;
@@ -126,6 +143,55 @@ struct publisher {
     }
 };
 
+// The number after `"tokens"` and a colon in a JSON-ish body such as {"tokens":500}; `fallback`
+// when there is none (no JSON library: the benchmark's body is that small).
+long long tokens_in(std::string_view body, long long fallback)
+{
+    const auto key = body.find("\"tokens\"");
+    if (key == std::string_view::npos) return fallback;
+    auto i = body.find_first_not_of(" \t\r\n", key + 8);
+    if (i == std::string_view::npos || body[i] != ':') return fallback;
+    i = body.find_first_not_of(" \t\r\n", i + 1);
+    if (i == std::string_view::npos) return fallback;
+    long long n = 0;
+    const auto [end, ec] = std::from_chars(body.data() + i, body.data() + body.size(), n);
+    if (ec != std::errc() || end == body.data() + i || n < 1) return fallback;
+    return std::min(n, 10'000'000LL);
+}
+
+struct post_counters {
+    std::atomic<long long> streams{0}, completed{0};
+};
+
+// POST `path`: `token 1` at once (time to first event measures the server's path, not the
+// interval), then one token per `period` from the stream's own timer, `[DONE]`, close.
+void serve_posts(sse::server& server, const settings& cfg, post_counters& counters)
+{
+    sse::route_options ro;
+    ro.methods = {"POST"};
+    const auto period = std::chrono::milliseconds(cfg.token_ms);
+    server.on_stream(
+        cfg.post_path,
+        [period, fallback = cfg.tokens, &counters](sse::stream_ptr s) {
+            const long long total = tokens_in(s->request().body(), fallback);
+            ++counters.streams;
+            s->send(sse::event("token 1"));
+            auto sent = std::make_shared<long long>(1);
+            const auto finish = [raw = s.get(), &counters] {
+                raw->send(sse::event("[DONE]"));
+                raw->close(); // what is queued goes first
+                ++counters.completed;
+            };
+            if (total == 1) return finish();
+            s->every(period, [raw = s.get(), sent, total, finish] {
+                if (*sent >= total) return; // closing: the timer ends with the stream
+                raw->send(sse::event("token " + std::to_string(++*sent)));
+                if (*sent == total) finish();
+            });
+        },
+        ro);
+}
+
 // The counters only a Redis channel has (none for a local one).
 std::string extra_counters(const sse::channel_stats&) { return {}; }
 
@@ -153,6 +219,8 @@ void serve(const settings& cfg, asio::io_context& io, sse::server& server, Chann
     } else {
         server.on_stream(cfg.path, [ch](sse::stream_ptr s) mutable { ch.subscribe(s); });
     }
+    post_counters posts;
+    serve_posts(server, cfg, posts);
     server.listen("127.0.0.1", cfg.port);
     server.start();
 
@@ -176,7 +244,8 @@ void serve(const settings& cfg, asio::io_context& io, sse::server& server, Chann
     const auto cs = ch.stats();
     std::cerr << "published " << cs.published << " slipped " << pub.slipped << " events_sent " << st.events_sent
               << " dropped " << st.events_dropped << " slow_disconnects " << st.slow_disconnects << " write_timeouts "
-              << st.write_timeouts << extra_counters(cs) << "\n";
+              << st.write_timeouts << extra_counters(cs) << " post_streams " << posts.streams << " post_completed "
+              << posts.completed << "\n";
 }
 
 } // namespace

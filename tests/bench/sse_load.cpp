@@ -21,6 +21,21 @@
 // --histogram FILE writes the window's latency histogram ("<bucket upper
 // bound ns> <count>" per non-empty bucket, then "max <ns>"), so that several
 // processes' histograms can be merged exactly (run.sh's cluster scenario).
+//
+// POST mode (--post BODY, run.sh's post scenario: a chat model's token stream): every
+// connection sends `POST <path> HTTP/1.1` (the URL's path, or --post-path) with
+// `Content-Type: application/json`, a Content-Length and BODY, and reads the streamed answer
+// (chunked or close-delimited).  Events carry no timestamp there: each event is a token, until
+// one whose data is `[DONE]`, after which the stream is complete and the client closes it.
+// Per stream it records the time to first event (TTFE: from writing the request to receiving
+// the first byte of the first `data` line), the tokens received in the window and whether the
+// stream completed.  The ramp then only paces connects and request writes: a request once
+// written frees its slot whether or not the server has answered yet (a server that queues
+// requests behind busy threads is measured as such, not waited for), and a stream still waiting
+// for its answer when the ramp times out is left waiting.  Latency figures are TTFE (over the
+// streams that got a first event); a stream is served if it completed or got tokens in the
+// window; tokens/s per stream is given over all N requested streams (a stream never answered
+// counts as 0).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -262,10 +277,11 @@ class SseParser {
  public:
   static constexpr size_t kMaxLine = 1 << 20;
 
-  // Calls on_event(data, len) for every dispatched event.  Returns false on
-  // an oversized line (a protocol error for this benchmark).
+  // Calls on_event(data, len) for every dispatched event; `now` is when the
+  // bytes were received.  Returns false on an oversized line (a protocol error
+  // for this benchmark).
   template <class OnEvent>
-  bool feed(const char* p, size_t n, OnEvent&& on_event) {
+  bool feed(const char* p, size_t n, int64_t now, OnEvent&& on_event) {
     size_t i = 0;
     if (skip_lf_ && n > 0) {  // CR ended the previous feed; CRLF is one EOL
       if (p[0] == '\n') i = 1;
@@ -276,14 +292,15 @@ class SseParser {
       while (j < n && p[j] != '\n' && p[j] != '\r') ++j;
       if (j == n) {
         if (line_.size() + (n - i) > kMaxLine) return false;
+        if (line_.empty()) line_began_ = now;
         line_.append(p + i, n - i);
         break;
       }
       if (line_.empty()) {
-        process_line(p + i, j - i, on_event);
+        process_line(p + i, j - i, now, on_event);
       } else {
         line_.append(p + i, j - i);
-        process_line(line_.data(), line_.size(), on_event);
+        process_line(line_.data(), line_.size(), line_began_, on_event);
         line_.clear();
       }
       i = j + 1;
@@ -298,9 +315,13 @@ class SseParser {
     return true;
   }
 
+  // When the first byte of the first `data` line arrived (-1: none yet).
+  int64_t first_data_ns() const { return first_data_ns_; }
+
  private:
+  // `began`: when the line's first byte arrived.
   template <class OnEvent>
-  void process_line(const char* p, size_t n, OnEvent& on_event) {
+  void process_line(const char* p, size_t n, int64_t began, OnEvent& on_event) {
     if (first_line_) {  // a leading UTF-8 BOM is not part of the stream
       first_line_ = false;
       if (n >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
@@ -320,6 +341,7 @@ class SseParser {
     const char* colon = static_cast<const char*>(std::memchr(p, ':', n));
     const size_t name_len = colon ? size_t(colon - p) : n;
     if (name_len != 4 || std::memcmp(p, "data", 4) != 0) return;
+    if (first_data_ns_ < 0) first_data_ns_ = began;
     const char* value = colon ? colon + 1 : p + n;
     if (value < p + n && *value == ' ') ++value;
     data_.append(value, size_t(p + n - value));
@@ -327,6 +349,8 @@ class SseParser {
   }
 
   std::string line_;  // carry for a line split across reads
+  int64_t line_began_ = 0;  // when line_'s first byte arrived
+  int64_t first_data_ns_ = -1;
   std::string data_;
   bool skip_lf_ = false;
   bool first_line_ = true;
@@ -444,6 +468,7 @@ struct Config {
   int threads = 1;
   int ramp_batch = 128;
   bool hold = false;  // after the ramp, wait for SIGUSR1 before the warmup
+  bool post = false;  // POST mode: token streams, TTFE
   std::vector<int> server_pids;
 };
 
@@ -469,6 +494,8 @@ struct Counters {
   uint64_t closed_by_peer = 0;
   uint64_t protocol = 0;
   uint64_t bad_stamp = 0;
+  uint64_t completed = 0;  // POST mode: streams that got [DONE]
+  uint64_t served = 0;     // POST mode: completed, or got tokens in the window
 
   uint64_t errors() const {
     return connect_failed + bad_status + handshake_timeout + closed_by_peer + protocol + bad_stamp;
@@ -484,6 +511,8 @@ struct Counters {
     closed_by_peer += o.closed_by_peer;
     protocol += o.protocol;
     bad_stamp += o.bad_stamp;
+    completed += o.completed;
+    served += o.served;
   }
 };
 
@@ -496,6 +525,11 @@ struct Stream {
   std::string head;        // response head until its blank line
   bool chunked = false;
   bool receiving = false;  // got an event inside the window
+  bool pending = false;    // holds a ramp slot and a handshakes_left count
+  bool completed = false;  // POST mode: got [DONE]
+  int64_t request_ns = -1; // when the request's first byte was written
+  int64_t ttfe_ns = -1;    // POST mode: time to first event
+  uint64_t window_tokens = 0;  // POST mode: tokens received in the window
   ChunkedDecoder chunks;
   SseParser sse;
 };
@@ -519,7 +553,9 @@ class Worker {
   void run();
 
   const Histogram& histogram() const { return hist_; }
+  const Histogram& ttfe() const { return ttfe_; }
   const Counters& counters() const { return c_; }
+  const std::vector<Stream>& streams() const { return streams_; }
   // Coordinator only: samples at the window edges.
   bool sampled_start = false;
   CpuSample at_start, at_end;
@@ -536,6 +572,8 @@ class Worker {
   void send_request(Stream& s);
   void on_readable(Stream& s);
   void on_body(Stream& s, const char* p, size_t n, int64_t now);
+  void on_token(Stream& s, const char* data, size_t len, bool window);
+  void settle(Stream& s);
   void fail(Stream& s, uint64_t* reason);
   void watch(Stream& s, uint32_t events, int op);
 
@@ -550,6 +588,7 @@ class Worker {
   bool ramp_over_ = false;
   bool ramp_reported_ = false;  // coordinator: "ramp over" printed
   Histogram hist_;
+  Histogram ttfe_;  // POST mode
   Counters c_;
   char buf_[64 * 1024];
 };
@@ -561,12 +600,18 @@ void Worker::watch(Stream& s, uint32_t events, int op) {
   if (epoll_ctl(ep_, op, s.fd, &ev) < 0) die("epoll_ctl failed");
 }
 
+// Frees the stream's ramp slot: once its head arrived (GET) or its request is
+// written (POST), or when it fails before.
+void Worker::settle(Stream& s) {
+  if (!s.pending) return;
+  s.pending = false;
+  --inflight_;
+  tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void Worker::fail(Stream& s, uint64_t* reason) {
   ++*reason;
-  if (s.phase != Phase::kBody) {
-    --inflight_;
-    tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
-  }
+  settle(s);
   close(s.fd);  // also removes it from the epoll set
   s.fd = -1;
   s.phase = Phase::kClosed;
@@ -578,10 +623,10 @@ void Worker::ramp() {
   while (!ramp_over_ && next_ < streams_.size() && inflight_ < ramp_batch_) {
     Stream& s = streams_[next_++];
     ++inflight_;
+    s.pending = true;
     s.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s.fd < 0) {
-      --inflight_;
-      tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+      settle(s);
       ++c_.connect_failed;
       s.phase = Phase::kClosed;
       continue;
@@ -603,7 +648,8 @@ void Worker::ramp() {
   }
 }
 
-// Past the ramp deadline: abandon pending handshakes and never-opened streams.
+// Past the ramp deadline: abandon pending handshakes and never-opened streams
+// (POST mode: a written request keeps waiting for its answer).
 void Worker::expire_handshakes() {
   ramp_over_ = true;
   for (Stream& s : streams_) {
@@ -612,7 +658,7 @@ void Worker::expire_handshakes() {
       ++c_.handshake_timeout;
       tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
     } else if (s.phase == Phase::kConnecting || s.phase == Phase::kSending ||
-               s.phase == Phase::kHead) {
+               (s.phase == Phase::kHead && !cfg_.post)) {
       fail(s, &c_.handshake_timeout);
     }
   }
@@ -646,6 +692,7 @@ void Worker::coordinate(int64_t now) {
 
 void Worker::send_request(Stream& s) {
   const std::string& req = cfg_.request;
+  if (s.sent == 0) s.request_ns = now_ns();
   while (s.sent < req.size()) {
     const ssize_t w = send(s.fd, req.data() + s.sent, req.size() - s.sent, MSG_NOSIGNAL);
     if (w < 0) {
@@ -657,6 +704,7 @@ void Worker::send_request(Stream& s) {
   }
   s.phase = Phase::kHead;
   watch(s, EPOLLIN, EPOLL_CTL_MOD);
+  if (cfg_.post) settle(s);
 }
 
 void Worker::on_ready(Stream& s, uint32_t events) {
@@ -730,9 +778,8 @@ void Worker::on_readable(Stream& s) {
     s.head.clear();
     s.head.shrink_to_fit();
     s.phase = Phase::kBody;
-    --inflight_;
     ++c_.established;
-    tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
+    settle(s);  // GET: the handshake is over (POST: it was when the request went out)
     p += body_off;
     n -= body_off;
   }
@@ -742,6 +789,10 @@ void Worker::on_readable(Stream& s) {
 void Worker::on_body(Stream& s, const char* p, size_t n, int64_t now) {
   const bool window = in_window(now);
   auto on_event = [&](const char* data, size_t len) {
+    if (cfg_.post) {
+      on_token(s, data, len, window);
+      return;
+    }
     int64_t stamp = 0;
     if (!parse_stamp(data, len, &stamp)) {
       ++c_.bad_stamp;
@@ -753,19 +804,45 @@ void Worker::on_body(Stream& s, const char* p, size_t n, int64_t now) {
     s.receiving = true;
   };
   bool ok = true;
+  auto res = ChunkedDecoder::Result::kOk;
   if (s.chunked) {
-    const auto res = s.chunks.feed(p, n, [&](const char* d, size_t len) {
-      ok = ok && s.sse.feed(d, len, on_event);
+    res = s.chunks.feed(p, n, [&](const char* d, size_t len) {
+      ok = ok && s.sse.feed(d, len, now, on_event);
     });
-    if (res == ChunkedDecoder::Result::kError) ok = false;
-    if (res == ChunkedDecoder::Result::kDone) {  // server ended the stream
-      fail(s, &c_.closed_by_peer);
+  } else {
+    ok = s.sse.feed(p, n, now, on_event);
+  }
+  if (cfg_.post) {
+    if (s.ttfe_ns < 0 && s.sse.first_data_ns() >= 0) {
+      s.ttfe_ns = std::max<int64_t>(0, s.sse.first_data_ns() - s.request_ns);
+      ttfe_.record(uint64_t(s.ttfe_ns));
+    }
+    if (s.completed) {  // [DONE]: the stream is over; whatever follows does not matter
+      ++c_.completed;
+      close(s.fd);
+      s.fd = -1;
+      s.phase = Phase::kClosed;
       return;
     }
-  } else {
-    ok = s.sse.feed(p, n, on_event);
   }
-  if (!ok) fail(s, &c_.protocol);
+  if (res == ChunkedDecoder::Result::kDone) {  // server ended the stream
+    fail(s, &c_.closed_by_peer);
+  } else if (res == ChunkedDecoder::Result::kError || !ok) {
+    fail(s, &c_.protocol);
+  }
+}
+
+// POST mode: one event is one token, until [DONE].
+void Worker::on_token(Stream& s, const char* data, size_t len, bool window) {
+  if (s.completed) return;
+  if (len == 6 && std::memcmp(data, "[DONE]", 6) == 0) {
+    s.completed = true;
+    return;
+  }
+  if (!window) return;
+  ++c_.events;
+  ++s.window_tokens;
+  s.receiving = true;
 }
 
 void Worker::run() {
@@ -788,8 +865,10 @@ void Worker::run() {
     for (int i = 0; i < n; ++i) on_ready(streams_[evs[i].data.u64], evs[i].events);
   }
   if (coordinator_ && sampled_start) at_end = CpuSample::take(cfg_.server_pids);
-  for (const Stream& s : streams_)
+  for (const Stream& s : streams_) {
     if (s.receiving) ++c_.receiving;
+    if (s.receiving || s.completed) ++c_.served;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -798,7 +877,7 @@ void usage() {
       "usage: sse-load --url http://127.0.0.1:PORT/path --streams N --duration S --warmup W\n"
       "                [--last-event-id X] [--threads T] [--ramp-batch B]\n"
       "                [--connect-timeout S] [--server-pid PID[,PID...]]\n"
-      "                [--hold 1] [--histogram FILE]\n");
+      "                [--hold 1] [--histogram FILE] [--post BODY [--post-path PATH]]\n");
   std::exit(2);
 }
 
@@ -855,7 +934,7 @@ std::string fmt_pct(double v) {
 
 int main(int argc, char** argv) {
   Config cfg;
-  std::string url, last_event_id, histogram_path;
+  std::string url, last_event_id, histogram_path, post_body, post_path;
   bool have_id = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -871,6 +950,8 @@ int main(int argc, char** argv) {
     else if (a == "--connect-timeout") cfg.connect_timeout_s = parse_num(v, "--connect-timeout");
     else if (a == "--hold") cfg.hold = parse_num(v, "--hold") != 0;
     else if (a == "--histogram") histogram_path = v;
+    else if (a == "--post") { post_body = v; cfg.post = true; }
+    else if (a == "--post-path") post_path = v;
     else if (a == "--server-pid") {
       std::istringstream in(v);
       std::string tok;
@@ -884,10 +965,18 @@ int main(int argc, char** argv) {
 
   std::string host, path;
   parse_url(url, cfg, &host, &path);
-  cfg.request = "GET " + path + " HTTP/1.1\r\nHost: " + host +
+  if (!post_path.empty()) {
+    if (!cfg.post || post_path[0] != '/') die("--post-path needs --post and must start with '/'");
+    path = post_path;
+  }
+  cfg.request = std::string(cfg.post ? "POST " : "GET ") + path + " HTTP/1.1\r\nHost: " + host +
                 "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
   if (have_id) cfg.request += "Last-Event-ID: " + last_event_id + "\r\n";
+  if (cfg.post)
+    cfg.request += "Content-Type: application/json\r\nContent-Length: " +
+                   std::to_string(post_body.size()) + "\r\n";
   cfg.request += "\r\n";
+  if (cfg.post) cfg.request += post_body;
 
   // One descriptor per stream plus a few spare: raise the soft limit as far
   // as the hard limit allows.
@@ -937,9 +1026,12 @@ int main(int argc, char** argv) {
 
   Histogram hist;
   Counters c;
+  std::vector<uint64_t> window_tokens;  // POST mode: per requested stream
   for (const auto& w : workers) {
-    hist.merge(w->histogram());
+    hist.merge(cfg.post ? w->ttfe() : w->histogram());
     c.merge(w->counters());
+    if (cfg.post)
+      for (const Stream& s : w->streams()) window_tokens.push_back(s.window_tokens);
   }
   if (!histogram_path.empty() && !hist.write(histogram_path.c_str()))
     std::fprintf(stderr, "sse-load: cannot write %s\n", histogram_path.c_str());
@@ -969,26 +1061,55 @@ int main(int argc, char** argv) {
     other_pct = fmt_pct(std::max(0.0, 100.0 * other_s / sampled_s));
   }
 
+  // POST mode: tokens/s per stream over all requested streams (mean, p1) and
+  // over the served ones (mean).
+  double tps_mean = 0, tps_p1 = 0, tps_served = 0;
+  if (cfg.post && window_s > 0) {
+    std::sort(window_tokens.begin(), window_tokens.end());
+    const size_t rank = size_t(std::ceil(0.01 * double(window_tokens.size())));
+    tps_p1 = double(window_tokens[std::max<size_t>(rank, 1) - 1]) / window_s;
+    tps_mean = eps / double(cfg.streams);
+    tps_served = c.served > 0 ? eps / double(c.served) : 0.0;
+  }
+
   std::printf("RESULT streams_requested=%d streams_established=%" PRIu64
               " streams_receiving=%" PRIu64 " events=%" PRIu64 " events_per_sec=%.0f bytes=%" PRIu64
               " p50_us=%s p99_us=%s p999_us=%s max_us=%s errors=%" PRIu64
               " window_s=%.3f server_cpu_pct=%s server_rss_before_kb=%s server_rss_start_kb=%s"
-              " server_rss_end_kb=%s other_cpu_pct=%s\n",
+              " server_rss_end_kb=%s other_cpu_pct=%s",
               cfg.streams, c.established, c.receiving, c.events, eps, c.bytes,
               fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
               fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), c.errors(),
               window_s, cpu_pct.c_str(), fmt_opt(rss_before).c_str(),
               fmt_opt(a.server_rss_kb).c_str(), fmt_opt(b.server_rss_kb).c_str(), other_pct.c_str());
-  std::printf("\n%s (%d thread%s)\n", url.c_str(), cfg.threads, cfg.threads == 1 ? "" : "s");
+  if (cfg.post)  // POST mode: p50_us..max_us above are TTFE, events are tokens
+    std::printf(" mode=post streams_served=%" PRIu64 " streams_completed=%" PRIu64
+                " ttfe_streams=%" PRIu64 " stream_tps_mean=%.1f stream_tps_p1=%.1f"
+                " stream_tps_served_mean=%.1f",
+                c.served, c.completed, hist.count(), tps_mean, tps_p1, tps_served);
+  std::printf("\n");
+  std::printf("\n%s%s (%d thread%s)\n", cfg.post ? "POST " : "", url.c_str(), cfg.threads,
+              cfg.threads == 1 ? "" : "s");
   std::printf("  streams    %" PRIu64 " established / %d requested, %" PRIu64
               " received events in the window\n", c.established, cfg.streams, c.receiving);
+  if (cfg.post)
+    std::printf("  served     %" PRIu64 " of %d (%" PRIu64 " completed), %" PRIu64
+                " got a first event\n", c.served, cfg.streams, c.completed, hist.count());
   std::printf("  window     %.2f s measured after %.2f s warmup%s\n", window_s, cfg.warmup_s,
               window_ok ? "" : " (never reached)");
   std::printf("  events     %" PRIu64 " (%.0f/s), %.2f MB/s\n", c.events, eps,
               window_s > 0 ? double(c.bytes) / window_s / 1e6 : 0.0);
-  std::printf("  latency    p50 %s us  p99 %s us  p99.9 %s us  max %s us\n",
-              fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
-              fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str());
+  if (cfg.post) {
+    std::printf("  tokens/s   per stream mean %.1f  p1 %.1f (of %d requested), mean %.1f per served"
+                " stream, %.0f in all\n", tps_mean, tps_p1, cfg.streams, tps_served, eps);
+    std::printf("  ttfe       p50 %s us  p99 %s us  p99.9 %s us  max %s us (%" PRIu64 " streams)\n",
+                fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
+                fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), hist.count());
+  } else {
+    std::printf("  latency    p50 %s us  p99 %s us  p99.9 %s us  max %s us\n",
+                fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
+                fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str());
+  }
   std::printf("  errors     %" PRIu64 " (connect %" PRIu64 ", status %" PRIu64 ", handshake timeout %" PRIu64
               ", closed by peer %" PRIu64 ", protocol %" PRIu64 ", bad timestamp %" PRIu64 ")\n",
               c.errors(), c.connect_failed, c.bad_status, c.handshake_timeout, c.closed_by_peer,
