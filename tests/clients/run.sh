@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The real-client tests: npm `eventsource` and `eventsource-parser` round trips over the cases
-# table, headless Chromium (Debian's, via playwright-core) and curl, against the test server
-# and the demo; npm `eventsource` over HTTPS to the secure dashboard (a throwaway CA made with
-# the openssl CLI); the cluster chat (two sse-cluster nodes on a throwaway redis-server, npm
+# table, three browser engines running the same checks (Debian's Chromium via playwright-core,
+# Debian's firefox-esr via puppeteer-core over WebDriver BiDi, Debian's WebKitGTK via
+# lib/webkit_driver.py under xvfb-run) and curl, against the test server and the demo; npm
+# `eventsource` over HTTPS to the secure dashboard (a throwaway CA made with the openssl CLI);
+# the cluster chat (two sse-cluster nodes on a throwaway redis-server, npm
 # `eventsource`, our own reader and Chromium through nginx); Chromium `fetch` POSTs from another
 # origin (CORS preflight) to the LLM and MCP examples. Installs what is missing, builds
 # the four programs with -DASIO_SSE_CLIENT_TESTS=ON, runs the tests through CTest (label
@@ -20,10 +22,13 @@ command -v npm >/dev/null || apt+=(npm)
 command -v curl >/dev/null || apt+=(curl)
 command -v openssl >/dev/null || apt+=(openssl)
 [ -x /usr/bin/chromium ] || apt+=(chromium)
+command -v firefox-esr >/dev/null || apt+=(firefox-esr)
+# WebKitGTK for Debian's own python3 (lib/webkit_driver.py), on a virtual X display.
+apt+=(gir1.2-webkit2-4.1 python3-gi xvfb)
 bash tests/install-deps.sh "${apt[@]}" || exit 1
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then
-  echo "clients: Node.js >= 20 needed (eventsource 4, playwright-core), found $(node --version)"
+  echo "clients: Node.js >= 20 needed (eventsource 4, playwright-core, puppeteer-core), found $(node --version)"
   exit 1
 fi
 

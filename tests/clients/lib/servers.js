@@ -12,6 +12,10 @@ function required(name) {
 }
 
 export const chromiumPath = () => required('SSE_CHROMIUM');
+export const firefoxPath = () => required('SSE_FIREFOX');
+/** The python3 with python3-gi and WebKitGTK's typelib (Debian's, not a pyenv or venv one). */
+export const webkitPython = () => required('SSE_WEBKIT_PYTHON');
+export const xvfbRunPath = () => required('SSE_XVFB_RUN');
 export const curlPath = () => required('SSE_CURL');
 
 // Spawns `argv` and resolves with the process and its first `lines` lines of stdout (within 10 s).
