@@ -196,7 +196,7 @@ void generate(const sse::stream_ptr& s, const completion& c, std::chrono::millis
         send(sse::event("[DONE]"));
         s->close();
         book.end(*run, false);
-    } catch (const std::system_error&) { // sse::error::stream_closed: the client left
+    } catch (const asio::system_error&) { // sse::error::stream_closed: the client left (std:: or boost::system_error)
         book.end(*run, true);
     }
 }

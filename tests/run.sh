@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then builds and runs the
-# tests plain (g++), under AddressSanitizer+UBSan (clang) and under ThreadSanitizer (clang),
-# runs each libFuzzer target for a bounded time (ASIO_SSE_FUZZ_SECONDS, default 60), then tests
-# against real clients (npm eventsource and eventsource-parser, headless Chromium, curl).
+# tests plain (g++), under AddressSanitizer+UBSan (clang), under ThreadSanitizer (clang) and on
+# Boost.Asio instead of standalone Asio (g++, ASIO_SSE_USE_BOOST_ASIO; installs libboost1.81-dev),
+# in C++20 (g++, every header and example too; the co_await tests run in every g++ part), runs each libFuzzer target for a bounded time (ASIO_SSE_FUZZ_SECONDS, default 60), then tests
+# against real clients (npm eventsource, eventsource-parser, openai, the MCP SDK; Chromium,
+# Firefox and WebKitGTK; curl).
 # Prints one summary line per part and a closing "N passed, N failed" line (tests, all parts).
-# Usage: bash tests/run.sh [part...]   parts: plain asan tsan fuzz clients (default: all)
+# Usage: bash tests/run.sh [part...]   parts: plain asan tsan boost cxx20 fuzz clients (default: all)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan fuzz clients)
+[ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan boost cxx20 fuzz clients)
 
 bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl libhiredis-dev redis-server nlohmann-json3-dev || exit 1
 
@@ -94,6 +96,13 @@ for part in "${parts[@]}"; do
     asan) build_and_test asan clang++ "-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
             -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
     tsan) build_and_test tsan clang++ "-O1 -g -fsanitize=thread" -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF ;;
+    boost) # Boost 1.81 only for this part (its -dev package conflicts with Debian's default 1.74)
+      if bash tests/install-deps.sh libboost1.81-dev; then
+        build_and_test boost g++ "" -DASIO_SSE_USE_BOOST_ASIO=ON -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF
+      else
+        summary+=("boost: FAILED: libboost1.81-dev could not be installed"); failed=$((failed + 1))
+      fi ;;
+    cxx20) build_and_test cxx20 g++ "" -DCMAKE_CXX_STANDARD=20 ;; # warnings are errors in C++20 too
     clients) run_script clients tests/clients/run.sh ;;
     fuzz) run_script fuzz tests/fuzz/run.sh "${ASIO_SSE_FUZZ_SECONDS:-60}" ;;
     *) echo "unknown part: $part"; failed=$((failed + 1)) ;;

@@ -296,7 +296,7 @@ TEST_CASE("redis: absent at start, reported and retried with backoff, then conne
     };
     node a(o);
     REQUIRE(test::eventually([&] { return a.bus.stats().connect_failures >= 4; }));
-    CHECK(a.bus.stats().last_error == asio::error::connection_refused);
+    CHECK(a.bus.stats().last_error == make_error_code(asio::error::connection_refused));
     redis.restart();
     REQUIRE(a.ready());
     std::lock_guard<std::mutex> l(m);

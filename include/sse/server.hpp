@@ -139,14 +139,16 @@ public:
     void listen(const endpoint_type& ep, std::error_code& ec)
     {
         auto& a = impl_->acceptor;
-        a.open(ep.protocol(), ec);
-        if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) a.bind(ep, ec);
-        if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec && a.is_open()) {
-            std::error_code ignored;
+        detail::asio_error_code e;
+        a.open(ep.protocol(), e);
+        if (!e) a.set_option(asio::socket_base::reuse_address(true), e);
+        if (!e) a.bind(ep, e);
+        if (!e) a.listen(asio::socket_base::max_listen_connections, e);
+        if (e && a.is_open()) {
+            detail::asio_error_code ignored;
             a.close(ignored);
         }
+        ec = e;
     }
 
     /// Opens the acceptor on `ep`. @throws std::system_error (e.g. the port is in use).
@@ -160,13 +162,16 @@ public:
     /// Opens the acceptor on `address` (e.g. "127.0.0.1", "::") and `port`. @throws std::system_error.
     void listen(std::string_view address, unsigned short port)
     {
-        listen(endpoint_type(asio::ip::make_address(std::string(address)), port));
+        detail::asio_error_code ec; // Asio's own throw would be boost::system::system_error on Boost.Asio
+        const auto a = asio::ip::make_address(std::string(address), ec);
+        if (ec) throw std::system_error(ec, "make_address");
+        listen(endpoint_type(a, port));
     }
 
     /// The address and port listened on (the chosen port, after listening on port 0).
     endpoint_type local_endpoint() const
     {
-        std::error_code ec;
+        detail::asio_error_code ec;
         return impl_->acceptor.local_endpoint(ec);
     }
 
@@ -246,7 +251,7 @@ private:
 
         void on_accept(std::error_code ec, asio::ip::tcp::socket s)
         {
-            if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+            if (ec == make_error_code(asio::error::operation_aborted) || !acceptor.is_open()) return;
             if (ec) {
                 // e.g. out of file descriptors: back off instead of spinning
                 backoff.expires_after(std::chrono::milliseconds(50));
@@ -264,7 +269,7 @@ private:
         // still admits a burst of connections promptly instead of one per turn of its loop.
         void accept_backlog()
         {
-            std::error_code ec;
+            detail::asio_error_code ec;
             acceptor.non_blocking(true, ec);
             for (int i = 0; i < 64 && !ec; ++i) {
                 asio::ip::tcp::socket s(ex);
@@ -277,7 +282,7 @@ private:
         {
             auto& st = *state;
             detail::bump(st.stats.connections_total);
-            std::error_code ec;
+            detail::asio_error_code ec;
             const auto remote = s.remote_endpoint(ec);
             if (ec || st.stopping.load(std::memory_order_acquire)) return;
             const auto& o = st.options;
@@ -310,7 +315,7 @@ private:
         // Over a limit: a best-effort `status` answer (plaintext only), never blocking, then close.
         void refuse(asio::ip::tcp::socket& s, int status)
         {
-            std::error_code ec;
+            detail::asio_error_code ec;
             if (transport::plaintext) {
                 const std::string msg = response(status)
                                             .header("Retry-After", std::to_string(state->options.retry_after.count()))
@@ -361,7 +366,7 @@ private:
         st.final_event = std::move(final_event);
         st.stopping.store(true, std::memory_order_release);
         asio::dispatch(impl_->acceptor_strand, [i = impl_] {
-            std::error_code ignored;
+            detail::asio_error_code ignored;
             i->acceptor.close(ignored);
             i->backoff.cancel();
             i->sweeper.expires_after(std::chrono::milliseconds(10)); // cuts a pending sweep wait short

@@ -133,7 +133,7 @@ public:
     template <class CompletionToken = asio::default_completion_token_t<executor_type>>
     auto async_send(event e, CompletionToken&& token = asio::default_completion_token_t<executor_type>())
     {
-        return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        return asio::async_initiate<CompletionToken, void(detail::asio_error_code)>(
             [self = shared_from_this()](auto handler, event ev) {
                 auto done = self->make_completion(std::move(handler));
                 self->enqueue(detail::serialized(ev), ev.id() ? &*ev.id() : nullptr, kind::event, std::move(done));

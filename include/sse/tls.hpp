@@ -8,7 +8,11 @@
 #include <sse/detail/asio.hpp>
 #include <sse/server.hpp>
 
+#if defined(ASIO_SSE_USE_BOOST_ASIO)
+#include <boost/asio/ssl.hpp>
+#else
 #include <asio/ssl.hpp>
+#endif
 
 #include <memory>
 #include <openssl/ssl.h>
@@ -79,8 +83,11 @@ inline std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& c
                      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use |
                      asio::ssl::context::no_compression);
     SSL_CTX_set_options(ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
-    ctx->use_certificate_chain_file(cert_chain_file);
-    ctx->use_private_key_file(private_key_file, asio::ssl::context::pem);
+    detail::asio_error_code ec; // Asio's own throw would be boost::system::system_error on Boost.Asio
+    ctx->use_certificate_chain_file(cert_chain_file, ec);
+    if (ec) throw std::system_error(ec, "use_certificate_chain_file");
+    ctx->use_private_key_file(private_key_file, asio::ssl::context::pem, ec);
+    if (ec) throw std::system_error(ec, "use_private_key_file");
     return ctx;
 }
 

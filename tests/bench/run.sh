@@ -38,6 +38,8 @@
 #   POST_WARMUP/POST_DURATION  post scenario windows, whole seconds [2/8]
 #   POST_RAMP_BATCH  post scenario: connects (and request writes) in flight at
 #                    once while the requests go out [128]
+#   POST_PROBES      post scenario: new streams opened one at a time during the
+#                    window (sse-load --probe), the headline TTFE [200]
 #   HTTPLIB_SERVER   cpp-httplib peer of the post scenario, absolute or relative
 #                    to the repository root [httplib-post-server beside
 #                    SSE_BENCH_SERVER]
@@ -83,6 +85,7 @@ POST_TOKEN_MS=${POST_TOKEN_MS:-20}
 POST_WARMUP=${POST_WARMUP:-2}
 POST_DURATION=${POST_DURATION:-8}
 POST_RAMP_BATCH=${POST_RAMP_BATCH:-128}
+POST_PROBES=${POST_PROBES:-200}
 HTTPLIB_POOL=${HTTPLIB_POOL:-$((POST_N + 16))}
 CLUSTER_NODES=2          # asio-sse-redis: nodes, each with N streams and R/CLUSTER_NODES of the publishes
 PAYLOAD=64
@@ -551,9 +554,12 @@ listen_overflows() {
 # Row: established (200 heads), served (streams completed or receiving tokens in
 # the window) as streams_receiving, tokens/s in all as events_per_sec, TTFE
 # (request written -> first byte of the first data line) as p50..max, payload
-# NA; post.tsv gets the per-stream figures and the accept-queue overflows
+# NA; post.tsv gets the per-stream figures, the accept-queue overflows
 # counted during the run (cpp-httplib listens with a backlog of 5: a SYN
-# dropped there costs that client a 1 s retransmission).
+# dropped there costs that client a 1 s retransmission) and the probes: POST_PROBES
+# new streams opened one at a time during the window (10 ms apart, 2 s timeout,
+# each closed at its first data byte), whose TTFE is the latency a new client
+# sees while the N streams are open and streaming.
 run_post_point() {
   local variant=$1 n=$2 rate=$3 token_ms=$4 run=$5
   local logp=$LOG_DIR/$variant-post-n$n-r$rate-$run port threads
@@ -566,13 +572,14 @@ run_post_point() {
   esac
   port=$(free_port) || { log "no free port"; return 1; }
   local row_tail="NA NA NA NA NA NA NA NA NA NA" post_tail="NA NA NA NA NA NA NA NA NA NA NA NA NA NA"
+  local probe_tail="$POST_PROBES NA NA NA NA NA"
   local lo0 lo1 overflows=NA
   lo0=$(listen_overflows)
   if start_server "$variant" "$port" 0 0 "$logp" "${flags[@]}"; then
     timeout $((CONNECT_TIMEOUT + POST_WARMUP + POST_DURATION + 15)) \
       "${CLIENT_PIN[@]}" "$BUILD_DIR/sse-load" --url "http://127.0.0.1:$port/chat" --post "{\"tokens\":$tokens}" \
       --streams "$n" --warmup "$POST_WARMUP" --duration "$POST_DURATION" --connect-timeout "$CONNECT_TIMEOUT" \
-      --ramp-batch "$POST_RAMP_BATCH" --server-pid "$MEASURE_PIDS" >"$logp.load.log" 2>&1 || true
+      --ramp-batch "$POST_RAMP_BATCH" --probe "$POST_PROBES" --server-pid "$MEASURE_PIDS" >"$logp.load.log" 2>&1 || true
     lo1=$(listen_overflows)
     [[ $lo0 == NA || $lo1 == NA ]] || overflows=$((lo1 - lo0))
     local res
@@ -583,13 +590,18 @@ run_post_point() {
       start=$(result_field server_rss_start_kb "$res")
       if [[ $before != NA && $start != NA ]]; then rss_per_stream=$(((start - before) * 1024 / n)); fi
       for k in streams_established streams_served streams_completed ttfe_streams p50_us p99_us p999_us max_us \
-        events_per_sec stream_tps_mean stream_tps_p1 stream_tps_served_mean server_cpu_pct other_cpu_pct errors; do
+        events_per_sec stream_tps_mean stream_tps_p1 stream_tps_served_mean server_cpu_pct other_cpu_pct errors \
+        probes probes_ok probes_failed probe_ttfe_p50_us probe_ttfe_p99_us probe_ttfe_max_us probes_timed_out; do
         f+=("$(result_field "$k" "$res")")
+        [[ -n ${f[-1]} ]] || f[-1]=NA
       done
       row_tail="${f[0]} ${f[1]} ${f[8]} ${f[4]} ${f[5]} ${f[6]} ${f[7]} $rss_per_stream ${f[12]} ${f[13]}"
       post_tail="${f[*]:0:14}"
-      log "  $variant post N=$n R=$rate run $run: served ${f[1]}/$n (${f[2]} completed)," \
-          "TTFE p50 ${f[4]} p99 ${f[5]} max ${f[7]} us (${f[3]} streams), tokens/s per stream mean ${f[9]}" \
+      probe_tail="${f[*]:15:6}"
+      log "  $variant post N=$n R=$rate run $run: new-stream TTFE p50 ${f[18]} p99 ${f[19]} max ${f[20]} us" \
+          "(probes ${f[16]} ok, ${f[17]} failed of which ${f[21]} timed out, of ${f[15]})," \
+          "served ${f[1]}/$n (${f[2]} completed)," \
+          "burst TTFE p50 ${f[4]} p99 ${f[5]} max ${f[7]} us (${f[3]} streams), tokens/s per stream mean ${f[9]}" \
           "p1 ${f[10]} (${f[11]} per served), ${f[8]} in all, cpu ${f[12]}%, errors ${f[14]}, other processes ${f[13]}%," \
           "accept-queue overflows $overflows, $(grep -m1 -o 'ramp over after [0-9.]* s' "$logp.load.log")"
       if [[ ${f[13]} != NA ]] && awk -v o="${f[13]}" 'BEGIN { exit !(o > 25) }'; then
@@ -610,7 +622,7 @@ run_post_point() {
   local row
   row="$variant post $n $rate NA $run $row_tail NA" # no payload size (tokens are `token <k>`), no Redis
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
-  row="$variant $n $rate $token_ms $threads $run $post_tail $overflows"
+  row="$variant $n $rate $token_ms $threads $run $post_tail $overflows $probe_tail"
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/post.tsv"
 }
 

@@ -35,7 +35,16 @@
 // for its answer when the ramp times out is left waiting.  Latency figures are TTFE (over the
 // streams that got a first event); a stream is served if it completed or got tokens in the
 // window; tokens/s per stream is given over all N requested streams (a stream never answered
-// counts as 0).
+// counts as 0).  These TTFE figures are the burst's: all N requests at once.
+//
+// --probe K (POST mode): the TTFE of a new stream under load.  Once the measuring window has begun
+// (the N streams open and streaming), thread 0 opens K extra POST streams one at a time on its own
+// event loop: each connects, sends the same request, and is closed as soon as the first byte of
+// its first `data` line is in (so probes add no lasting streams); the next one starts 10 ms
+// after that, or 10 ms after a probe failed (an error, or no data within 2 s of its connect).
+// Probes not finished by the end of the window are not counted.  Their TTFE (request written
+// -> first data byte, as for the burst) goes to a histogram of its own; their tokens, bytes and
+// heads count nowhere else.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -71,6 +80,9 @@ namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
 constexpr int kHoldMaxS = 60;  // --hold: the longest wait for SIGUSR1
+constexpr int64_t kProbeGapNs = 10 * 1000000;         // --probe: pause between probes
+constexpr int64_t kProbeTimeoutNs = 2 * kNsPerSec;    // --probe: connect -> first data, at most
+constexpr uint64_t kProbeTag = UINT64_MAX;            // epoll data of the probe's socket
 
 volatile sig_atomic_t g_go = 0;  // --hold: SIGUSR1 arrived
 void on_go(int) { g_go = 1; }
@@ -469,6 +481,7 @@ struct Config {
   int ramp_batch = 128;
   bool hold = false;  // after the ramp, wait for SIGUSR1 before the warmup
   bool post = false;  // POST mode: token streams, TTFE
+  int probes = 0;     // POST mode: --probe K, new streams opened one at a time in the window
   std::vector<int> server_pids;
 };
 
@@ -518,6 +531,15 @@ struct Counters {
 
 enum class Phase { kIdle, kConnecting, kSending, kHead, kBody, kClosed };
 
+// --probe results (thread 0's).
+struct ProbeStats {
+  uint64_t ok = 0;         // got a first data byte
+  uint64_t failed = 0;     // timed out or failed (connect, status, closed, protocol)
+  uint64_t timed_out = 0;  // of the failed: no data within kProbeTimeoutNs of the connect
+  Histogram ttfe;          // request written -> first data byte, over the ok probes
+  Histogram connect;       // connect() -> connected, over the probes that connected
+};
+
 struct Stream {
   int fd = -1;
   Phase phase = Phase::kIdle;
@@ -528,11 +550,46 @@ struct Stream {
   bool pending = false;    // holds a ramp slot and a handshakes_left count
   bool completed = false;  // POST mode: got [DONE]
   int64_t request_ns = -1; // when the request's first byte was written
+  int64_t connect_ns = -1; // probes only: when connect() was called
   int64_t ttfe_ns = -1;    // POST mode: time to first event
   uint64_t window_tokens = 0;  // POST mode: tokens received in the window
   ChunkedDecoder chunks;
   SseParser sse;
 };
+
+enum class HeadResult { kMore, kOk, kBadStatus, kProtocol };
+
+// Accumulates a response head in s.head.  kOk once its blank line is in: the status was 200,
+// s.chunked is set and *body_off is where the body starts in p.
+HeadResult read_head(Stream& s, const char* p, size_t n, size_t* body_off) {
+  const size_t old = s.head.size();
+  s.head.append(p, n);
+  const size_t end = s.head.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+  if (end == std::string::npos)
+    return s.head.size() > 16 * 1024 ? HeadResult::kProtocol : HeadResult::kMore;
+  // Status line: "HTTP/1.x 200 ...".
+  const size_t sp = s.head.find(' ');
+  if (s.head.compare(0, 5, "HTTP/") != 0 || sp == std::string::npos ||
+      s.head.compare(sp + 1, 3, "200") != 0)
+    return HeadResult::kBadStatus;
+  // Header lines: only Transfer-Encoding changes how the body is framed.
+  size_t pos = s.head.find("\r\n") + 2;
+  while (pos < end) {
+    const size_t eol = s.head.find("\r\n", pos);
+    const char* line = s.head.data() + pos;
+    const size_t len = eol - pos;
+    if (iequals_prefix(line, len, "transfer-encoding:")) {
+      std::string value(line + 18, len - 18);
+      for (char& ch : value) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      s.chunked = value.find("chunked") != std::string::npos;
+    }
+    pos = eol + 2;
+  }
+  *body_off = end + 4 - old;  // offset of the body inside p
+  s.head.clear();
+  s.head.shrink_to_fit();
+  return HeadResult::kOk;
+}
 
 class Worker {
  public:
@@ -545,6 +602,7 @@ class Worker {
   ~Worker() {
     for (Stream& s : streams_)
       if (s.fd >= 0) close(s.fd);
+    if (probe_.fd >= 0) close(probe_.fd);
     close(ep_);
   }
   Worker(const Worker&) = delete;
@@ -554,6 +612,7 @@ class Worker {
 
   const Histogram& histogram() const { return hist_; }
   const Histogram& ttfe() const { return ttfe_; }
+  const ProbeStats& probe_stats() const { return probe_stats_; }
   const Counters& counters() const { return c_; }
   const std::vector<Stream>& streams() const { return streams_; }
   // Coordinator only: samples at the window edges.
@@ -573,6 +632,11 @@ class Worker {
   void on_readable(Stream& s);
   void on_body(Stream& s, const char* p, size_t n, int64_t now);
   void on_token(Stream& s, const char* data, size_t len, bool window);
+  int64_t probe_tick(int64_t now);
+  void probe_start(int64_t now);
+  void probe_send();
+  void on_probe(uint32_t events);
+  void probe_end(bool ok, bool timed_out);
   void settle(Stream& s);
   void fail(Stream& s, uint64_t* reason);
   void watch(Stream& s, uint32_t events, int op);
@@ -590,13 +654,19 @@ class Worker {
   Histogram hist_;
   Histogram ttfe_;  // POST mode
   Counters c_;
+  // --probe (coordinator only): at most one probe in flight.
+  Stream probe_;
+  bool probe_active_ = false;
+  int probes_started_ = 0;
+  int64_t probe_next_ns_ = 0;  // no probe starts before this (nor before the window)
+  ProbeStats probe_stats_;
   char buf_[64 * 1024];
 };
 
 void Worker::watch(Stream& s, uint32_t events, int op) {
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = uint64_t(&s - streams_.data());
+  ev.data.u64 = &s == &probe_ ? kProbeTag : uint64_t(&s - streams_.data());
   if (epoll_ctl(ep_, op, s.fd, &ev) < 0) die("epoll_ctl failed");
 }
 
@@ -747,36 +817,13 @@ void Worker::on_readable(Stream& s) {
   const char* p = buf_;
   size_t n = size_t(r);
   if (s.phase == Phase::kHead) {
-    const size_t old = s.head.size();
-    s.head.append(p, n);
-    const size_t end = s.head.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
-    if (end == std::string::npos) {
-      if (s.head.size() > 16 * 1024) fail(s, &c_.protocol);
-      return;
+    size_t body_off = 0;
+    switch (read_head(s, p, n, &body_off)) {
+      case HeadResult::kMore: return;
+      case HeadResult::kBadStatus: fail(s, &c_.bad_status); return;
+      case HeadResult::kProtocol: fail(s, &c_.protocol); return;
+      case HeadResult::kOk: break;
     }
-    // Status line: "HTTP/1.x 200 ...".
-    const size_t sp = s.head.find(' ');
-    if (s.head.compare(0, 5, "HTTP/") != 0 || sp == std::string::npos ||
-        s.head.compare(sp + 1, 3, "200") != 0) {
-      fail(s, &c_.bad_status);
-      return;
-    }
-    // Header lines: only Transfer-Encoding changes how the body is framed.
-    size_t pos = s.head.find("\r\n") + 2;
-    while (pos < end) {
-      const size_t eol = s.head.find("\r\n", pos);
-      const char* line = s.head.data() + pos;
-      const size_t len = eol - pos;
-      if (iequals_prefix(line, len, "transfer-encoding:")) {
-        std::string value(line + 18, len - 18);
-        for (char& ch : value) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        s.chunked = value.find("chunked") != std::string::npos;
-      }
-      pos = eol + 2;
-    }
-    const size_t body_off = end + 4 - old;  // offset of the body inside buf_
-    s.head.clear();
-    s.head.shrink_to_fit();
     s.phase = Phase::kBody;
     ++c_.established;
     settle(s);  // GET: the handshake is over (POST: it was when the request went out)
@@ -845,6 +892,150 @@ void Worker::on_token(Stream& s, const char* data, size_t len, bool window) {
   s.receiving = true;
 }
 
+// --probe, thread 0: times out the probe in flight and starts the next one when it is due (in
+// the window, kProbeGapNs after the previous one ended).  Returns when it next needs a look
+// (INT64_MAX: nothing due).
+int64_t Worker::probe_tick(int64_t now) {
+  const int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+  const int64_t we = tl_.window_end.load(std::memory_order_relaxed);
+  if (ws == INT64_MAX) return INT64_MAX;  // not fixed yet: coordinate() wakes the loop for it
+  if (probe_active_ && now - probe_.connect_ns >= kProbeTimeoutNs) probe_end(false, true);
+  if (!probe_active_ && probes_started_ < cfg_.probes && now >= ws && now >= probe_next_ns_ &&
+      now < we)
+    probe_start(now_ns());
+  if (probe_active_) return probe_.connect_ns + kProbeTimeoutNs;
+  if (probes_started_ < cfg_.probes) return std::max(ws, probe_next_ns_);
+  return INT64_MAX;
+}
+
+void Worker::probe_start(int64_t now) {
+  ++probes_started_;
+  probe_ = Stream{};
+  probe_active_ = true;
+  probe_.connect_ns = now;
+  probe_.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (probe_.fd < 0) {
+    probe_end(false, false);
+    return;
+  }
+  const int one = 1;
+  setsockopt(probe_.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const int rc = connect(probe_.fd, reinterpret_cast<const sockaddr*>(&cfg_.addr), sizeof cfg_.addr);
+  if (rc == 0) {
+    probe_stats_.connect.record(uint64_t(std::max<int64_t>(0, now_ns() - now)));
+    probe_.phase = Phase::kSending;
+    watch(probe_, EPOLLOUT, EPOLL_CTL_ADD);
+    probe_send();
+  } else if (errno == EINPROGRESS) {
+    probe_.phase = Phase::kConnecting;
+    watch(probe_, EPOLLOUT, EPOLL_CTL_ADD);
+  } else {
+    probe_end(false, false);
+  }
+}
+
+void Worker::probe_send() {
+  Stream& s = probe_;
+  const std::string& req = cfg_.request;
+  if (s.sent == 0) s.request_ns = now_ns();
+  while (s.sent < req.size()) {
+    const ssize_t w = send(s.fd, req.data() + s.sent, req.size() - s.sent, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // wait for EPOLLOUT
+      probe_end(false, false);
+      return;
+    }
+    s.sent += size_t(w);
+  }
+  s.phase = Phase::kHead;
+  watch(s, EPOLLIN, EPOLL_CTL_MOD);
+}
+
+// The probe's socket is ready: connect, write, then read until the first data byte is in.
+// Nothing here touches the counters of the N streams.
+void Worker::on_probe(uint32_t events) {
+  Stream& s = probe_;
+  if (!probe_active_ || s.fd < 0) return;
+  switch (s.phase) {
+    case Phase::kConnecting: {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        probe_end(false, false);
+        return;
+      }
+      probe_stats_.connect.record(uint64_t(std::max<int64_t>(0, now_ns() - s.connect_ns)));
+      s.phase = Phase::kSending;
+      probe_send();
+      return;
+    }
+    case Phase::kSending:
+      probe_send();
+      return;
+    case Phase::kHead:
+    case Phase::kBody:
+      break;
+    case Phase::kIdle:
+    case Phase::kClosed:
+      return;
+  }
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  const ssize_t r = recv(s.fd, buf_, sizeof buf_, 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (r <= 0) {
+    probe_end(false, false);
+    return;
+  }
+  const int64_t now = now_ns();
+  const char* p = buf_;
+  size_t n = size_t(r);
+  if (s.phase == Phase::kHead) {
+    size_t body_off = 0;
+    const HeadResult h = read_head(s, p, n, &body_off);
+    if (h == HeadResult::kMore) return;
+    if (h != HeadResult::kOk) {
+      probe_end(false, false);
+      return;
+    }
+    s.phase = Phase::kBody;
+    p += body_off;
+    n -= body_off;
+  }
+  if (n == 0) return;
+  bool ok = true;
+  auto ignore = [](const char*, size_t) {};
+  auto res = ChunkedDecoder::Result::kOk;
+  if (s.chunked) {
+    res = s.chunks.feed(p, n, [&](const char* d, size_t len) {
+      ok = ok && s.sse.feed(d, len, now, ignore);
+    });
+  } else {
+    ok = s.sse.feed(p, n, now, ignore);
+  }
+  if (s.sse.first_data_ns() >= 0) {
+    probe_stats_.ttfe.record(uint64_t(std::max<int64_t>(0, s.sse.first_data_ns() - s.request_ns)));
+    probe_end(true, false);
+  } else if (res != ChunkedDecoder::Result::kOk || !ok) {  // ended or broken before any data
+    probe_end(false, false);
+  }
+}
+
+// Closes the probe in flight (the server sees a client going away) and schedules the next.
+void Worker::probe_end(bool ok, bool timed_out) {
+  if (ok) {
+    ++probe_stats_.ok;
+  } else {
+    ++probe_stats_.failed;
+    if (timed_out) ++probe_stats_.timed_out;
+  }
+  if (probe_.fd >= 0) close(probe_.fd);  // also removes it from the epoll set
+  probe_.fd = -1;
+  probe_.phase = Phase::kClosed;
+  probe_active_ = false;
+  probe_next_ns_ = now_ns() + kProbeGapNs;
+}
+
 void Worker::run() {
   epoll_event evs[512];
   for (;;) {
@@ -853,8 +1044,9 @@ void Worker::run() {
     if (!ramp_over_ && now >= tl_.ramp_deadline) expire_handshakes();
     ramp();
     if (coordinator_) coordinate(now);
-    // Sleep at most 10 ms, or less when a window edge is due sooner.
+    // Sleep at most 10 ms, or less when a window edge (or a probe) is due sooner.
     int64_t wake = now + 10 * 1000000;
+    if (coordinator_ && cfg_.probes > 0) wake = std::min(wake, probe_tick(now));
     const int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
     const int64_t we = tl_.window_end.load(std::memory_order_relaxed);
     if (coordinator_ && !sampled_start && ws > now) wake = std::min(wake, ws);
@@ -862,7 +1054,10 @@ void Worker::run() {
     const int timeout_ms = int((std::max<int64_t>(0, wake - now) + 999999) / 1000000);
     const int n = epoll_wait(ep_, evs, 512, timeout_ms);
     if (n < 0 && errno != EINTR) die("epoll_wait failed");
-    for (int i = 0; i < n; ++i) on_ready(streams_[evs[i].data.u64], evs[i].events);
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.u64 == kProbeTag) on_probe(evs[i].events);
+      else on_ready(streams_[evs[i].data.u64], evs[i].events);
+    }
   }
   if (coordinator_ && sampled_start) at_end = CpuSample::take(cfg_.server_pids);
   for (const Stream& s : streams_) {
@@ -877,7 +1072,8 @@ void usage() {
       "usage: sse-load --url http://127.0.0.1:PORT/path --streams N --duration S --warmup W\n"
       "                [--last-event-id X] [--threads T] [--ramp-batch B]\n"
       "                [--connect-timeout S] [--server-pid PID[,PID...]]\n"
-      "                [--hold 1] [--histogram FILE] [--post BODY [--post-path PATH]]\n");
+      "                [--hold 1] [--histogram FILE]\n"
+      "                [--post BODY [--post-path PATH] [--probe K]]\n");
   std::exit(2);
 }
 
@@ -952,6 +1148,7 @@ int main(int argc, char** argv) {
     else if (a == "--histogram") histogram_path = v;
     else if (a == "--post") { post_body = v; cfg.post = true; }
     else if (a == "--post-path") post_path = v;
+    else if (a == "--probe") cfg.probes = int(parse_num(v, "--probe"));
     else if (a == "--server-pid") {
       std::istringstream in(v);
       std::string tok;
@@ -969,6 +1166,7 @@ int main(int argc, char** argv) {
     if (!cfg.post || post_path[0] != '/') die("--post-path needs --post and must start with '/'");
     path = post_path;
   }
+  if (cfg.probes > 0 && !cfg.post) die("--probe needs --post");
   cfg.request = std::string(cfg.post ? "POST " : "GET ") + path + " HTTP/1.1\r\nHost: " + host +
                 "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
   if (have_id) cfg.request += "Last-Event-ID: " + last_event_id + "\r\n";
@@ -1082,11 +1280,21 @@ int main(int argc, char** argv) {
               fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), c.errors(),
               window_s, cpu_pct.c_str(), fmt_opt(rss_before).c_str(),
               fmt_opt(a.server_rss_kb).c_str(), fmt_opt(b.server_rss_kb).c_str(), other_pct.c_str());
-  if (cfg.post)  // POST mode: p50_us..max_us above are TTFE, events are tokens
+  const ProbeStats& ps = w0.probe_stats();
+  const uint64_t probes_unfinished = uint64_t(cfg.probes) - ps.ok - ps.failed;
+  if (cfg.post) {  // POST mode: p50_us..max_us above are the burst's TTFE, events are tokens
     std::printf(" mode=post streams_served=%" PRIu64 " streams_completed=%" PRIu64
                 " ttfe_streams=%" PRIu64 " stream_tps_mean=%.1f stream_tps_p1=%.1f"
                 " stream_tps_served_mean=%.1f",
                 c.served, c.completed, hist.count(), tps_mean, tps_p1, tps_served);
+    // --probe: new streams under load, one at a time in the window (NA without ok probes).
+    std::printf(" probes=%d probes_ok=%" PRIu64 " probes_failed=%" PRIu64 " probes_timed_out=%" PRIu64
+                " probes_unfinished=%" PRIu64 " probe_ttfe_p50_us=%s probe_ttfe_p99_us=%s"
+                " probe_ttfe_max_us=%s probe_connect_max_us=%s",
+                cfg.probes, ps.ok, ps.failed, ps.timed_out, probes_unfinished,
+                fmt_us(ps.ttfe, 0.50).c_str(), fmt_us(ps.ttfe, 0.99).c_str(),
+                fmt_us(ps.ttfe, 1.0).c_str(), fmt_us(ps.connect, 1.0).c_str());
+  }
   std::printf("\n");
   std::printf("\n%s%s (%d thread%s)\n", cfg.post ? "POST " : "", url.c_str(), cfg.threads,
               cfg.threads == 1 ? "" : "s");
@@ -1102,9 +1310,18 @@ int main(int argc, char** argv) {
   if (cfg.post) {
     std::printf("  tokens/s   per stream mean %.1f  p1 %.1f (of %d requested), mean %.1f per served"
                 " stream, %.0f in all\n", tps_mean, tps_p1, cfg.streams, tps_served, eps);
-    std::printf("  ttfe       p50 %s us  p99 %s us  p99.9 %s us  max %s us (%" PRIu64 " streams)\n",
+    std::printf("  burst ttfe p50 %s us  p99 %s us  p99.9 %s us  max %s us (%" PRIu64
+                " streams, all requests at once)\n",
                 fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),
                 fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), hist.count());
+    if (cfg.probes > 0)
+      std::printf("  probe ttfe p50 %s us  p99 %s us  max %s us (new streams under load, one at a time:"
+                  " %" PRIu64 " ok, %" PRIu64 " failed (%" PRIu64 " timed out at %d s), %" PRIu64
+                  " unfinished, of %d; connect max %s us)\n",
+                  fmt_us(ps.ttfe, 0.50).c_str(), fmt_us(ps.ttfe, 0.99).c_str(),
+                  fmt_us(ps.ttfe, 1.0).c_str(), ps.ok, ps.failed, ps.timed_out,
+                  int(kProbeTimeoutNs / kNsPerSec), probes_unfinished, cfg.probes,
+                  fmt_us(ps.connect, 1.0).c_str());
   } else {
     std::printf("  latency    p50 %s us  p99 %s us  p99.9 %s us  max %s us\n",
                 fmt_us(hist, 0.50).c_str(), fmt_us(hist, 0.99).c_str(),

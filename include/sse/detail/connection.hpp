@@ -398,7 +398,7 @@ private:
     // sends (so the close does not reset the answer away), then close. Bounded in time.
     void linger()
     {
-        std::error_code ignored;
+        asio_error_code ignored;
         socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
         timer_.expires_after(std::min<std::chrono::milliseconds>(options().head_timeout, std::chrono::seconds(2)));
         timer_.async_wait(bind([self = this->shared_from_this()](std::error_code e) {
@@ -420,7 +420,7 @@ private:
 
     void close()
     {
-        std::error_code ignored;
+        asio_error_code ignored;
         timer_.cancel();
         socket_.lowest_layer().close(ignored);
     }

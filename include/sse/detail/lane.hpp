@@ -4,10 +4,6 @@
 
 #include <sse/detail/asio.hpp>
 
-#include <asio/execution/context.hpp>
-#include <asio/execution_context.hpp>
-#include <asio/query.hpp>
-
 #include <cstddef>
 #include <memory>
 #include <mutex>

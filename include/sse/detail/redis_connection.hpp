@@ -187,7 +187,8 @@ private:
     void on_connect(std::error_code ec)
     {
         if (ec) return fail(ec);
-        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        asio_error_code ignored;
+        socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
         state_ = state::handshake;
         do_read();
         // AUTH and SELECT go first, then a PING: while Redis loads its data (after a restart) it
@@ -254,7 +255,7 @@ private:
 
     void close_socket()
     {
-        std::error_code ignored;
+        asio_error_code ignored;
         resolver_.cancel();
         socket_.close(ignored);
     }

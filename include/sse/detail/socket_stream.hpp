@@ -34,7 +34,7 @@ public:
                   connection_slot slot)
         : stream(lane, std::move(req), std::move(state), std::move(slot)), socket_(std::move(socket))
     {
-        std::error_code ignored; // if this fails, every write waits for the reactor: slower, still right
+        asio_error_code ignored; // if this fails, every write waits for the reactor: slower, still right
         if constexpr (transport<Socket>::plaintext) socket_->non_blocking(true, ignored);
     }
 
@@ -42,9 +42,14 @@ private:
     std::size_t try_write(const write_buffers& buffers, std::error_code& ec) override
     {
         if constexpr (transport<Socket>::plaintext) {
-            if (socket_->non_blocking()) return socket_->write_some(buffers, ec);
+            if (socket_->non_blocking()) {
+                asio_error_code e;
+                const std::size_t n = socket_->write_some(buffers, e);
+                ec = e;
+                return n;
+            }
         }
-        ec = asio::error::would_block; // an SSL stream cannot take part of a record back
+        ec = make_error_code(asio::error::would_block); // an SSL stream cannot take part of a record back
         return 0;
     }
 
@@ -93,16 +98,17 @@ private:
     std::error_code drain()
     {
         char discard[512];
-        std::error_code ec;
+        asio_error_code ec;
         if (!socket_->non_blocking()) socket_->non_blocking(true, ec); // set in the constructor, normally
         for (int i = 0; i < 16 && !ec; ++i) socket_->read_some(asio::buffer(discard), ec);
-        return ec == asio::error::would_block ? std::error_code() : ec;
+        if (ec == asio::error::would_block) return {};
+        return ec;
     }
 
     void close_transport() noexcept override
     {
         if (!socket_) return;
-        std::error_code ignored;
+        asio_error_code ignored;
         socket_->lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
         socket_->lowest_layer().close(ignored);
         let_go_if_idle();

@@ -78,7 +78,7 @@ inline bool stream::write_at_once(std::error_code& ec)
 {
     for (;;) {
         const std::size_t n = try_write(queue_.buffers(), ec);
-        if (ec == asio::error::would_block) ec = {};
+        if (ec == make_error_code(asio::error::would_block)) ec = {};
         if (ec || advance(n)) return true;
         if (n == 0 || queue_.mid_item()) break;
     }

@@ -116,7 +116,7 @@ public:
     template <class CompletionToken = asio::default_completion_token_t<redis_client::executor_type>>
     auto async_publish(event e, CompletionToken&& token = asio::default_completion_token_t<redis_client::executor_type>())
     {
-        return asio::async_initiate<CompletionToken, void(std::error_code, std::string)>(
+        return asio::async_initiate<CompletionToken, void(detail::asio_error_code, std::string)>(
             [](auto handler, std::shared_ptr<impl> p, event ev) {
                 auto ex = asio::prefer(asio::get_associated_executor(handler, p->link->strand()),
                                        asio::execution::outstanding_work.tracked);
