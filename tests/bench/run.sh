@@ -746,21 +746,29 @@ write_reports() {
       echo
       echo "### POST streams: time to first event and tokens/s, asio-sse against cpp-httplib"
       echo
-      echo "| server | threads | N | tokens/s per stream | served | completed | TTFE p50 ms | TTFE p99 ms | TTFE p99.9 ms | TTFE max ms | TTFE of streams | tokens/s per stream: mean | p1 | mean per served | tokens/s in all | server CPU % | other CPU % | accept-queue overflows | runs |"
-      echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+      echo "| server | threads | N | tokens/s per stream | served | completed | TTFE of a new stream under load: p50 ms | p99 ms | max ms | probes ok | failed | of | burst TTFE p50 ms | p99 ms | p99.9 ms | max ms | of streams | tokens/s per stream: mean | p1 | mean per served | tokens/s in all | server CPU % | other CPU % | accept-queue overflows | runs |"
+      echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
       awk -F'\t' '
-        function ms(v) { return v == "NA" ? "NA" : sprintf("%.2f", v / 1000) }
-        { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-            $1, $5, $2, $3, $8, $9, ms($11), ms($12), ms($13), ms($14), $10, $16, $17, $18, $15, $19, $20, $21, $6 }' <<<"$post"
+        function ms(v) { return v == "NA" || v == "" ? "NA" : sprintf("%.2f", v / 1000) }
+        function na(v) { return v == "" ? "NA" : v }
+        { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+            $1, $5, $2, $3, $8, $9, ms($25), ms($26), ms($27), na($23), na($24), na($22),
+            ms($11), ms($12), ms($13), ms($14), $10, $16, $17, $18, $15, $19, $20, $21, $6 }' <<<"$post"
       echo
       echo "N POST requests sent at once (at most $POST_RAMP_BATCH connects in flight), each asking for a token every T ms"
-      echo "for longer than the run. TTFE = request written -> first byte of the first data line, over"
-      echo "the streams that got one; served = completed or receiving tokens in the window; tokens/s per"
+      echo "for longer than the run. TTFE = request written -> first byte of the first data line. TTFE of a"
+      echo "new stream under load: over the probes, extra POST streams opened one at a time during the window"
+      echo "while the N streams are open and streaming (the next one 10 ms after the previous got its first"
+      echo "data byte; each closed then), quantiles over the ok ones; failed = no data within 2 s of its"
+      echo "connect (counted apart, not in the quantiles) or an error; of = probes asked for (those not"
+      echo "finished by the window's end are neither ok nor failed). Burst TTFE: over the N streams' own"
+      echo "requests, all sent at once, over the streams that got a first event (of streams); served ="
+      echo "completed or receiving tokens in the window; tokens/s per"
       echo "stream over all N requested streams (one never answered counts 0). threads = the server's"
       echo "(asio-sse: io_context threads; cpp-httplib: its task queue, one thread per open stream). Accept-queue"
       echo "overflows: connections the kernel dropped on a full listen queue during the run (cpp-httplib's"
       echo "backlog is 5; each drop delays that connect by a 1 s retransmission). In the table above the"
-      echo "post rows' receiving is served, events/s tokens/s, and latency TTFE."
+      echo "post rows' receiving is served, events/s tokens/s, and latency the burst TTFE."
     fi
   } >"$RESULTS_DIR/table.md"
 
@@ -828,19 +836,26 @@ write_summary() {
   [[ -n $post ]] || return 0
   {
     echo
-    echo "| POST streams (N at once, R tokens/s each) | streams served | time to first event p50 / p99 | tokens/s per stream: mean / p1 | server CPU |"
-    echo "| --- | --- | --- | --- | --- |"
+    echo "| POST streams (N open, R tokens/s each) | streams served | TTFE of a new stream under load p50 / p99 | burst TTFE (N at once) p50 / p99 | tokens/s per stream: mean / p1 | server CPU |"
+    echo "| --- | --- | --- | --- | --- | --- |"
     awk -F'\t' '
       function th(v,   s) { s = sprintf("%d", v); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9](,|$)/, ",&", s); return s }
-      function ms(v) { if (v == "NA") return "NA"; v /= 1000; return v < 10 ? sprintf("%.2f ms", v) : v < 1000 ? sprintf("%d ms", v + 0.5) : sprintf("%.1f s", v / 1000) }
+      function ms(v) { if (v == "NA" || v == "") return "NA"; v /= 1000; return v < 10 ? sprintf("%.2f ms", v) : v < 1000 ? sprintf("%d ms", v + 0.5) : sprintf("%.1f s", v / 1000) }
       {
         if ($1 == "asio-sse") name = "**asio-sse**"
         else if ($1 == "httplib-default") name = "cpp-httplib, default pool (" $5 " threads)"
         else if ($1 == "httplib-pool") name = "cpp-httplib, pool of " th($5) " threads"
         else name = $1
+        # probes (medians of the runs): $23 ok, $24 failed, $25 $26 TTFE p50 p99
+        if ($23 == "" || $23 == "NA") probe = "NA"
+        else if ($23 + 0 == 0) probe = "no answer within 2 s (" th($24) " failed)"
+        else {
+          probe = ms($25) " / " ms($26)
+          if ($24 + 0 > 0) probe = probe " (" th($24) " of " th($23 + $24) " probes failed)"
+        }
         ttfe = ms($11) " / " ms($12)
         if ($10 != "NA" && $10 + 0 < $2 + 0) ttfe = ttfe " (of " th($10) ")"
-        printf "| %s, N = %s, R = %s | %s of %s | %s | %s / %s | %s %% |\n", name, th($2), $3, th($8), th($2), ttfe, $16, $17, $19
+        printf "| %s, N = %s, R = %s | %s of %s | %s | %s | %s / %s | %s %% |\n", name, th($2), $3, th($8), th($2), probe, ttfe, $16, $17, $19
       }' <<<"$post"
   } >>"$RESULTS_DIR/summary.md"
 }
@@ -887,8 +902,10 @@ main() {
     sed -i '1s/$/\tredis_cpu_pct/' "$RESULTS_DIR/results.tsv" # a file from before the cluster scenario
   fi
   if [[ ! -f $RESULTS_DIR/post.tsv ]]; then
-    printf 'server\tN\tR\ttoken_ms\tserver_threads\trun\tstreams_established\tstreams_served\tstreams_completed\tttfe_streams\tttfe_p50_us\tttfe_p99_us\tttfe_p999_us\tttfe_max_us\ttokens_per_sec\tstream_tps_mean\tstream_tps_p1\tstream_tps_served_mean\tserver_cpu_pct\tother_cpu_pct\tlisten_overflows\n' \
+    printf 'server\tN\tR\ttoken_ms\tserver_threads\trun\tstreams_established\tstreams_served\tstreams_completed\tttfe_streams\tttfe_p50_us\tttfe_p99_us\tttfe_p999_us\tttfe_max_us\ttokens_per_sec\tstream_tps_mean\tstream_tps_p1\tstream_tps_served_mean\tserver_cpu_pct\tother_cpu_pct\tlisten_overflows\tprobes\tprobes_ok\tprobes_failed\tprobe_ttfe_p50_us\tprobe_ttfe_p99_us\tprobe_ttfe_max_us\n' \
       >"$RESULTS_DIR/post.tsv"
+  elif ! head -n1 "$RESULTS_DIR/post.tsv" | grep -q probe_ttfe_p99_us; then # a file from before --probe
+    sed -i '1s/$/\tprobes\tprobes_ok\tprobes_failed\tprobe_ttfe_p50_us\tprobe_ttfe_p99_us\tprobe_ttfe_max_us/' "$RESULTS_DIR/post.tsv"
   fi
   mkdir -p "$LOG_DIR"
 
