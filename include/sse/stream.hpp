@@ -318,6 +318,20 @@ private:
     // On the strand: stop accepting sends; flush, then close (or close at once when `within` is 0).
     void begin_close(std::error_code reason, std::chrono::milliseconds within);
 
+    // Under mu_, open or in the handshake: accept no more sends; the stream closes for `reason`
+    // (if any) once what is queued is out, within `within` (from the handshake: after open()
+    // has answered, see close_requested_).
+    void stop_accepting(std::error_code reason, std::chrono::milliseconds within)
+    {
+        if (state_ == state::handshake) {
+            close_requested_ = true;
+        } else {
+            state_ = state::closing;
+            close_deadline_ = clock::now() + within;
+        }
+        if (reason) close_reason_ = reason;
+    }
+
     // On the strand: the end, for `reason` (none: the reason it is closing for, if any). Runs
     // once. Afterwards the stream holds no socket (once its last operation completes), no timer,
     // no registration and no channel membership: the application may keep it as long as it likes.
@@ -407,10 +421,9 @@ private:
     bool flush_due_ = false;
     bool close_requested_ = false; // close() before the stream answered
     bool opened_ = false;          // answered with the stream's head (not a rejection)
-    bool answered_ = false;        // the first write (the head) is out
+    bool answered_ = false;        // the first write (the head) is out: the strand watches the socket
 
-    // strand-owned (the flags first: they share the padding above)
-    bool watching_ = false; // start_read() has been called
+    // strand-owned (the flag first: it shares the padding above)
     bool finished_ = false; // finish() has run
 
 protected:

@@ -143,7 +143,7 @@ private:
                 reply_error(status);
                 return true;
             }
-            have_head_ = true;
+            phase_ = phase::handling; // the head is in: routing, then the body if any
             request_parser::set_remote(req_, remote_);
             buf_.erase(0, parser_.head_size()); // the request keeps its own copy of the head
             return route_head();
@@ -206,7 +206,6 @@ private:
             return true;
         }
         if (!has_body) {
-            phase_ = phase::handling;
             handle();
             return true;
         }
@@ -245,7 +244,8 @@ private:
         open_stream({});
     }
 
-    // Asks the route's hook; its decision comes back on the strand, within the head timeout.
+    // Asks the route's hook; its decision comes back on the strand, within what is left of the
+    // head timeout (or of the body timeout, after a body).
     void authorize()
     {
         auto done = authorization_access::make([weak = this->weak_from_this(), strand = strand_](auth_decision d) {
@@ -357,7 +357,7 @@ private:
         if (route_)
             for (auto& h : grant_for(*route_, req_)) r.header(std::move(h.first), std::move(h.second));
         bump(reg_.state().stats.requests_rejected);
-        reg_.state().tell(lifecycle_event::kind::rejected, remote_, have_head_ ? req_.path() : std::string_view(),
+        reg_.state().tell(lifecycle_event::kind::rejected, remote_, phase_ != phase::head ? req_.path() : std::string_view(),
                           r.status());
         reply(r, false);
     }
@@ -385,7 +385,6 @@ private:
         if (phase_ == phase::done) return close(); // a body timed out: its read is still pending
         if (!keep_alive || reg_.state().stopping.load(std::memory_order_acquire)) return linger();
         // next request on this connection (pipelined bytes may already be buffered)
-        have_head_ = false;
         phase_ = phase::head;
         parser_.reset();
         req_ = request();
@@ -438,7 +437,7 @@ private:
     std::optional<chunked_decoder> chunks_; // a chunked body being read
     const route* route_ = nullptr;
     enum class phase { head, body, handling, done } phase_ = phase::head;
-    bool handshaken_ = false, have_head_ = false, busy_ = false, preflight_ = false, wants_stream_ = false;
+    bool handshaken_ = false, busy_ = false, preflight_ = false, wants_stream_ = false;
     bool interim_in_flight_ = false, keep_alive_ = false;
 };
 

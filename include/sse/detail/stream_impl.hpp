@@ -45,13 +45,7 @@ inline bool stream::enqueue(detail::shared_buffer bytes, const std::string* id, 
         if (!r.queued && !answered_) {
             // a burst before the head is out: the client gets the head and what fit, then the
             // close (at an event's end: it resumes from the last one it got)
-            if (state_ == state::handshake) {
-                close_requested_ = true; // open() answers, then closes
-            } else {
-                state_ = state::closing;
-                close_deadline_ = clock::now() + options().write_timeout;
-            }
-            close_reason_ = error::queue_overflow;
+            stop_accepting(error::queue_overflow, options().write_timeout);
             gentle = true;
         } else if (!r.queued) {
             state_ = state::closing; // refuse everything else; finish() follows at once
@@ -90,10 +84,11 @@ inline bool stream::settle(std::error_code ec, clock::time_point now)
 {
     results done;
     detail::send_queue::settled held{0, 0};
-    bool more = false;
+    bool more = false, first = false;
     {
         std::lock_guard<std::mutex> lock(mu_);
         held = queue_.settle(!ec, done);
+        first = !answered_ && !ec;
         answered_ = answered_ || !ec;
         more = queue_.has_pending() || state_ == state::closing;
         last_write_ = now;
@@ -109,10 +104,7 @@ inline bool stream::settle(std::error_code ec, clock::time_point now)
         return false;
     }
     if (finished_) return false; // a write that completed as the stream ended
-    if (!watching_) { // the answer is out: from now on the socket is the strand's
-        watching_ = true;
-        start_read();
-    }
+    if (first) start_read(); // the answer is out: from now on the socket is the strand's
     return more;
 }
 
@@ -147,13 +139,9 @@ inline void stream::begin_close(std::error_code reason, std::chrono::millisecond
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (state_ == state::closed || state_ == state::closing) return;
-        if (state_ == state::handshake) {
-            close_requested_ = true; // close() inside the handler: answer first, then close
-            return;
-        }
-        state_ = state::closing;
-        close_deadline_ = clock::now() + within;
-        close_reason_ = reason;
+        const bool answered = state_ != state::handshake;
+        stop_accepting(answered ? reason : std::error_code(), within);
+        if (!answered) return; // inside the handler: open() answers first, then closes
     }
     flush();
 }
