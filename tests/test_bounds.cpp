@@ -222,6 +222,7 @@ TEST_CASE("bounds: every option at 0 and at its largest value is refused or work
         {"retry", [](auto& o) { o.retry = ms(0); }, [](auto& o) { o.retry = ms::max(); }, false, true},
         {"max_queue_bytes", [](auto& o) { o.max_queue_bytes = 0; }, [](auto& o) { o.max_queue_bytes = SIZE_MAX; }, false, false},
         {"write_timeout", [](auto& o) { o.write_timeout = ms(0); }, [](auto& o) { o.write_timeout = ms::max(); }, true, true},
+        {"flush_delay", [](auto& o) { o.flush_delay = ms(0); }, [](auto& o) { o.flush_delay = std::chrono::microseconds::max(); }, false, true},
         {"max_streams", [](auto& o) { o.max_streams = 0; }, [](auto& o) { o.max_streams = SIZE_MAX; }, false, false},
         {"max_connections", [](auto& o) { o.max_connections = 0; }, [](auto& o) { o.max_connections = SIZE_MAX; }, false, false},
         {"retry_after", [](auto& o) { o.retry_after = std::chrono::seconds(0); }, [](auto& o) { o.retry_after = std::chrono::seconds::max(); }, false, true},

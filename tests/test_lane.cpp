@@ -52,3 +52,36 @@ TEST_CASE("lane: a flush that throws leaves the streams after it scheduled", "[l
     CHECK(after->flushes == 1);
     CHECK(bad->flushes == 1); // not retried: it was not scheduled again
 }
+
+TEST_CASE("lane: a coalescing window flushes its streams together when the earliest window ends", "[lane][flush_delay]")
+{
+    using namespace std::chrono_literals;
+    asio::io_context io;
+    auto lane = std::make_shared<sse::detail::lane>(io.get_executor());
+    auto late = std::make_shared<counter>(), early = std::make_shared<counter>(), now = std::make_shared<counter>();
+    lane->schedule(late, 1h);
+    lane->schedule(early, 1ms); // an earlier end re-arms the lane's one timer
+    lane->schedule(now, 0ms);   // no window: the next turn
+    io.poll();
+    CHECK(now->flushes == 1);
+    CHECK(late->flushes + early->flushes == 0);
+    io.run(); // returns once the 1 ms window has flushed both (the 1 h wait was cancelled)
+    CHECK(late->flushes == 1);
+    CHECK(early->flushes == 1);
+    CHECK(now->flushes == 1);
+}
+
+TEST_CASE("lane: a lane that goes while its window is open flushes nothing and holds nothing", "[lane][flush_delay]")
+{
+    using namespace std::chrono_literals;
+    asio::io_context io;
+    auto lane = std::make_shared<sse::detail::lane>(io.get_executor());
+    auto s = std::make_shared<counter>();
+    lane->schedule(s, 1h);
+    io.poll(); // the timer is armed
+    std::weak_ptr<sse::detail::lane> gone = lane;
+    lane.reset();
+    CHECK(gone.expired()); // its timer's handler holds it weakly
+    io.run();              // the cancelled wait completes at once
+    CHECK(s->flushes == 0);
+}

@@ -260,6 +260,50 @@ TEST_CASE("stream: heartbeat comments keep a quiet stream alive", "[stream]")
     CHECK(f.srv.stats().heartbeats_sent >= 1);
 }
 
+namespace {
+// Waits until what was posted to `s`'s strand before this call has run.
+void drain_strand(const sse::stream_ptr& s)
+{
+    std::promise<void> done;
+    asio::post(s->get_executor(), [&] { done.set_value(); });
+    REQUIRE(done.get_future().wait_for(5s) == std::future_status::ready);
+}
+} // namespace
+
+TEST_CASE("stream: flush_delay holds sends for the window, then writes them together", "[stream][flush_delay]")
+{
+    sse::server_options o;
+    o.flush_delay = 1s;
+    test::one_stream t(o);
+    REQUIRE(t.s->send(sse::event("a")));
+    drain_strand(t.s); // without a window, the lane's flush of "a" ran before this
+    CHECK(t.f.srv.stats().events_sent == 0);
+    REQUIRE(t.s->send(sse::event("b")));
+    // the window ends by itself: both go out in one write, so one read gets both
+    REQUIRE(t.c.read_until("data: a\n\n", 5s) == "data: a\n\n");
+    CHECK(t.c.buffered() == "data: b\n\n");
+    CHECK(t.f.srv.stats().events_sent == 2);
+}
+
+TEST_CASE("stream: flush_delay does not hold up close() or the stream's own timer", "[stream][flush_delay]")
+{
+    sse::server_options o;
+    o.flush_delay = std::chrono::seconds(1);
+    SECTION("close() writes what is queued at once")
+    {
+        test::one_stream t(o);
+        REQUIRE(t.s->send(sse::event("last")));
+        t.s->close();
+        CHECK(t.c.read_to_close(900ms) == "data: last\n\n");
+    }
+    SECTION("what every() sends leaves when its callback returns")
+    {
+        test::one_stream t(o);
+        t.s->every(10ms, [s = t.s] { s->send(sse::event("tick")); });
+        CHECK(t.c.read_events(1, 900ms)[0].data == "tick");
+    }
+}
+
 TEST_CASE("stream: a timer callback that throws closes that stream only", "[stream]")
 {
     test::server_fixture f;

@@ -24,7 +24,7 @@ enum class overflow_policy {
 /** @brief Every server tunable, with its default. See the README's "Options" table.
 
     Sizes and counts may take any value (a sum of two saturates, so `SIZE_MAX` means "no
-    limit"). Durations must be within 365 days, and `head_timeout`, `handshake_timeout`,
+    limit"). Durations must be within 365 days (`flush_delay` within one second), and `head_timeout`, `handshake_timeout`,
     `body_timeout` and `write_timeout` above zero; `retry` within 0..2147483647 ms; `max_head_bytes` at least 1.
     The server's constructor refuses anything else with `std::invalid_argument`. */
 struct server_options {
@@ -58,6 +58,13 @@ struct server_options {
     overflow_policy overflow = overflow_policy::disconnect;
     /// A write that does not complete in this long closes the stream (a stalled peer).
     std::chrono::milliseconds write_timeout{30'000};
+    /// Coalescing window: what is sent to an idle stream waits up to this long, so that the
+    /// events reaching it meanwhile leave in one write (one system call instead of one per
+    /// event: more events/s under a publisher that sends them one by one, each event up to
+    /// this much later). Zero (the default): every send is written at once. A stream's own
+    /// timer callback (`every`, `after`) is one write already, and is not delayed; nor are
+    /// the response head and `close()`.
+    std::chrono::microseconds flush_delay{0};
 
     /// Most concurrent streams on the server (0: no limit); beyond it, 503 with `Retry-After`.
     std::size_t max_streams = 0;

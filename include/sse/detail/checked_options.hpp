@@ -39,6 +39,8 @@ inline const server_options& checked(const server_options& o)
     checked_duration(o.body_timeout, "body_timeout", milliseconds(1));
     checked_duration(o.write_timeout, "write_timeout", milliseconds(1));
     checked_duration(o.heartbeat, "heartbeat");
+    if (o.flush_delay < o.flush_delay.zero() || o.flush_delay > std::chrono::seconds(1))
+        throw std::invalid_argument("sse: flush_delay must be zero or more and at most one second");
     checked_duration(o.shutdown_timeout, "shutdown_timeout");
     checked_duration(o.retry_after, "retry_after");
     if (o.retry && (o.retry->count() < 0 || o.retry->count() > 2147483647))

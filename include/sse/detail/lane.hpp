@@ -4,9 +4,11 @@
 
 #include <sse/detail/asio.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -28,10 +30,16 @@ protected:
     a publish to N streams posts at most one handler per lane, not N. The lane holds its
     waiting streams weakly (a stream that is gone has nothing to write), and its handler holds
     the lane, so a lane and its streams never keep each other alive.
+
+    A stream may also wait for a coalescing window (`server_options::flush_delay`): one timer
+    per lane, due at the earliest window's end, flushes every stream that is waiting then, so
+    what reaches a stream within the window leaves in one write.
 */
 class lane : public std::enable_shared_from_this<lane> {
 public:
-    explicit lane(const asio::any_io_executor& ex) : strand_(asio::make_strand(ex)) {}
+    using clock = std::chrono::steady_clock;
+
+    explicit lane(const asio::any_io_executor& ex) : strand_(asio::make_strand(ex)), timer_(strand_) {}
 
     const asio::strand<asio::any_io_executor>& strand() const noexcept { return strand_; }
 
@@ -49,7 +57,54 @@ public:
         if (post) asio::post(strand_, [self = shared_from_this()] { self->run(); });
     }
 
+    /// Safe from any thread: `s` is flushed on the strand within `delay` (or sooner, with the
+    /// other streams of the lane whose window ends first); at once when `delay` is zero.
+    void schedule(std::weak_ptr<flushable> s, clock::duration delay)
+    {
+        if (delay <= clock::duration::zero()) return schedule(std::move(s));
+        const auto due = clock::now() + delay;
+        bool arm = false;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            delayed_.push_back(std::move(s));
+            arm = !due_ || due < *due_;
+            if (arm) due_ = due;
+        }
+        if (arm) asio::post(strand_, [w = weak_from_this()] {
+            if (auto self = w.lock()) self->arm();
+        });
+    }
+
 private:
+    // On the strand: the timer waits for the earliest window's end (a wait for a later one is
+    // cancelled, and its handler does nothing).
+    void arm()
+    {
+        clock::time_point due;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!due_) return; // flushed meanwhile
+            due = *due_;
+        }
+        timer_.expires_at(due);
+        timer_.async_wait([w = weak_from_this()](asio_error_code ec) {
+            if (ec) return;
+            if (auto self = w.lock()) self->run_delayed();
+        });
+    }
+
+    // On the strand: the window is over; the streams waiting for it join this turn.
+    void run_delayed()
+    {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            for (auto& s : delayed_) waiting_.push_back(std::move(s));
+            delayed_.clear();
+            due_.reset();
+        }
+        run();
+    }
+
     // On the strand: flushes every stream waiting now (those scheduled meanwhile get a new turn).
     // If a flush throws (out of memory), the streams after it are scheduled again, not lost.
     void run()
@@ -72,10 +127,13 @@ private:
     }
 
     const asio::strand<asio::any_io_executor> strand_;
-    std::mutex mu_;                             // guards the two below
+    std::mutex mu_;                             // guards the four below
     std::vector<std::weak_ptr<flushable>> waiting_;
     bool posted_ = false;                       // a run() is posted and has not started yet
+    std::vector<std::weak_ptr<flushable>> delayed_; // waiting for the timer
+    std::optional<clock::time_point> due_;          // when the timer ends their wait (set: armed)
     std::vector<std::weak_ptr<flushable>> running_; // strand-owned
+    asio::basic_waitable_timer<clock, asio::wait_traits<clock>, asio::strand<asio::any_io_executor>> timer_; // strand-owned
 };
 
 /** @brief The lanes of one execution context, shared by every server on it: 64 strands handed

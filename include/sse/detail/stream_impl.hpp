@@ -64,7 +64,8 @@ inline bool stream::enqueue(detail::shared_buffer bytes, const std::string* id, 
         asio::post(lane_.strand(), [self = shared_from_this()] { self->finish(error::queue_overflow); });
         return false;
     }
-    if (flush_due && ticking_ != this) lane_.schedule(weak_from_this()); // a ticking stream flushes after its tick
+    // a ticking stream flushes after its tick; any other waits for the coalescing window (if any)
+    if (flush_due && ticking_ != this) lane_.schedule(weak_from_this(), options().flush_delay);
     return true;
 }
 
