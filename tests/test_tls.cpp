@@ -197,6 +197,39 @@ TEST_CASE("tls: curl reads a stream and a page with --cacert", "[tls]")
     CHECK(fetch("/events?once=1") == "id: 1\ndata: secret\n\n");
 }
 
+TEST_CASE("tls: events larger than a record, and more than the socket takes at once, arrive whole; a client that "
+          "leaves closes its stream",
+          "[tls]")
+{
+    sse::server_options o;
+    o.max_queue_bytes = 8 * 1024 * 1024;
+    tls_fixture f(o, server_context());
+    test::signal closed;
+    const std::string big(100 * 1024, 'b'); // about six records
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        s->on_close([&](std::error_code) { closed.set(); });
+        // all queued before the client reads a byte: the writes wait for the socket (2+ MB)
+        for (int i = 0; i < 200; ++i) s->send(sse::event(std::to_string(i) + std::string(10 * 1024, 'x')));
+        s->send(sse::event(big).id("last"));
+    });
+    f.run();
+    {
+        tls_client c(f.port());
+        REQUIRE(c.handshake() == std::error_code());
+        c.write("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+        REQUIRE(test::client::status(c.read_until("\r\n\r\n")) == 200);
+        for (int i = 0; i < 200; ++i) {
+            const std::string e = c.read_until("\n\n");
+            INFO("event " << i);
+            REQUIRE(e == "data: " + std::to_string(i) + std::string(10 * 1024, 'x') + "\n\n");
+        }
+        CHECK(c.read_until("\n\n") == "id: last\ndata: " + big + "\n\n");
+        CHECK(test::eventually([&] { return f.srv.stats().events_sent == 201; }));
+    } // the client goes without a word (no close_notify)
+    CHECK(closed.wait(5s));
+    CHECK(test::eventually([&] { return f.srv.stats().streams_open == 0; }));
+}
+
 TEST_CASE("tls: plain HTTP on the TLS port is closed and counted", "[tls]")
 {
     tls_fixture f({}, server_context());

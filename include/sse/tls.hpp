@@ -3,9 +3,11 @@
 #define ASIO_SSE_TLS_HPP
 
 /// HTTPS: `sse::tls_server`. The only asio-sse header that includes `<asio/ssl.hpp>` (and so
-/// OpenSSL); link the CMake target `asio-sse::tls`.
+/// OpenSSL, also through `sse/detail/tls_stream.hpp`, its transport); link the CMake target
+/// `asio-sse::tls`.
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/tls_stream.hpp>
 #include <sse/server.hpp>
 
 #if defined(ASIO_SSE_USE_BOOST_ASIO)
@@ -21,15 +23,18 @@
 
 namespace sse {
 
-/// The TLS transport: an SSL stream over a TCP socket.
-using tls_socket = asio::ssl::stream<asio::ip::tcp::socket>;
+/** @brief The TLS transport: OpenSSL on a TCP socket's descriptor (`native_handle()` is the
+    `SSL*`, `lowest_layer()` the socket). Unlike `asio::ssl::stream` it holds no buffer of its own
+    and lets OpenSSL release its record buffers while idle: an open HTTPS stream costs a few KB
+    (see the README's Performance section). */
+using tls_socket = detail::tls_stream;
 
 namespace detail {
 
 /** @brief TLS: the context is the user's `asio::ssl::context`, shared. Each connection keeps the
-    context it started with alive (through the SSL object), so `set_context()` may replace it
-    while older connections are open. A plain-HTTP request, a failed handshake or one that does
-    not finish within `handshake_timeout` is closed without an answer and counted. */
+    context it started with alive, so `set_context()` may replace it while older connections are
+    open. A plain-HTTP request, a failed handshake or one that does not finish within
+    `handshake_timeout` is closed without an answer and counted. */
 template <>
 struct transport<tls_socket> {
     using context = std::shared_ptr<asio::ssl::context>;
@@ -37,29 +42,12 @@ struct transport<tls_socket> {
 
     static bool usable(const context& c) noexcept { return c != nullptr; }
 
-    static tls_socket wrap(asio::ip::tcp::socket s, context& c)
-    {
-        tls_socket out(std::move(s), *c);
-        // the SSL object holds a reference to the context until it is freed
-        SSL_set_ex_data(out.native_handle(), context_slot(), new context(c));
-        return out;
-    }
+    static tls_socket wrap(asio::ip::tcp::socket s, context& c) { return tls_socket(std::move(s), c); }
 
     template <class Handler>
     static void async_handshake(tls_socket& s, Handler&& h)
     {
-        s.async_handshake(asio::ssl::stream_base::server, std::forward<Handler>(h));
-    }
-
-private:
-    // An SSL ex_data index whose free callback drops the context reference.
-    static int context_slot()
-    {
-        static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr,
-                                                      [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) {
-                                                          delete static_cast<context*>(p);
-                                                      });
-        return index;
+        s.async_handshake(std::forward<Handler>(h));
     }
 };
 
