@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh - SSE server benchmark: floor, Node, nginx+Nchan and asio-sse.
+# run.sh - SSE server benchmark: floor, Node, nginx+Nchan, cpp-httplib, RESTinio,
+# Boost.Beast and asio-sse.
 #
 # Builds the C/C++ tools (if needed), then for every scenario point, run and
 # server kind (interleaved, so drift and a cut budget hit all servers alike)
@@ -10,15 +11,29 @@
 # (asio-sse-local) against CLUSTER_NODES nodes sharing a redis_channel over a
 # redis-server the script starts (asio-sse-redis), run whenever asio-sse is in
 # SERVERS.  The post scenario (POST streams of tokens: time to first event,
-# tokens/s) is asio-sse's against cpp-httplib's (the httplib kind, as two
-# variants: httplib-default and httplib-pool), one after the other per run.
+# tokens/s) is asio-sse's against cpp-httplib's (httplib-default and
+# httplib-pool), one after the other per run.
+# Every fan-out point runs once per publishing rule (RULES: --catch-up-ms
+# values, tick_rule.hpp) for every server kind but floor and nchan, which have
+# their own single rule; the rule is results.tsv's catch_up_ms column.
 # See README.md for the scenarios and columns.
 #
 # Environment knobs (defaults in brackets):
-#   SERVERS          server kinds to run ["floor node nchan asio-sse httplib"]
-#                    (httplib serves only the post scenario)
+#   SERVERS          server kinds to run ["floor node nchan asio-sse httplib-default
+#                    httplib-pool restinio beast"]; httplib-default (cpp-httplib's
+#                    default pool) and httplib-pool (a pool of N + 16 threads; in
+#                    the post scenario HTTPLIB_POOL) also run the post scenario;
+#                    "httplib" stands for both; asio-sse-window (asio-sse with a
+#                    coalescing window, sse-bench-server --flush-delay-us
+#                    WINDOW_US) runs when named
+#   WINDOW_US        asio-sse-window's window in microseconds [5000]
 #   SCENARIOS        scenario kinds to run ["idle fanout ticker cluster post"]
 #   RUNS             runs per point [2]
+#   RULES            publishing rules of the fan-out points, --catch-up-ms values
+#                    (tick_rule.hpp: a 1 ms tick publishes what fell due, at most
+#                    max(1, R*C/1000) events; 1 = skip late ticks, Node's classic
+#                    rule; 5 = asio-sse's default) ["1 5"]; each point runs every
+#                    server kind once per rule (floor and nchan: once, their own)
 #   WARMUP/DURATION  fan-out and ticker windows, whole seconds [2/3]
 #   IDLE_WARMUP/IDLE_DURATION  idle-memory windows, whole seconds [1/1]
 #   CONNECT_TIMEOUT  max whole seconds for all streams to connect [6]
@@ -40,10 +55,15 @@
 #                    once while the requests go out [128]
 #   POST_PROBES      post scenario: new streams opened one at a time during the
 #                    window (sse-load --probe), the headline TTFE [200]
-#   HTTPLIB_SERVER   cpp-httplib peer of the post scenario, absolute or relative
-#                    to the repository root [httplib-post-server beside
+#   HTTPLIB_SERVER   cpp-httplib peer (fan-out and post scenarios), absolute or
+#                    relative to the repository root [httplib-post-server beside
 #                    SSE_BENCH_SERVER]
-#   HTTPLIB_POOL     threads of the httplib-pool variant [POST_N + 16]
+#   HTTPLIB_POOL     threads of httplib-pool in the post scenario [POST_N + 16]
+#                    (idle, fan-out, ticker: N + 16)
+#   RESTINIO_SERVER  RESTinio peer, likewise [restinio-sse-server beside
+#                    SSE_BENCH_SERVER]
+#   BEAST_SERVER     Boost.Beast peer, likewise [beast-sse-server beside
+#                    SSE_BENCH_SERVER]
 #   BENCH_BUILD_DIR  where the tools are built [tests/bench/build]
 #   RESULTS_DIR      output directory [tests/bench/results]
 #   APPEND=1         append to an existing results.tsv instead of starting anew
@@ -52,6 +72,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$BENCH_DIR/lib.sh"
 REPO_ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 BUILD_DIR=${BENCH_BUILD_DIR:-$BENCH_DIR/build}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
@@ -60,7 +82,13 @@ SSE_BENCH_SERVER=${SSE_BENCH_SERVER:-build/tests/bench/sse-bench-server}
 [[ $SSE_BENCH_SERVER = /* ]] || SSE_BENCH_SERVER=$REPO_ROOT/$SSE_BENCH_SERVER
 HTTPLIB_SERVER=${HTTPLIB_SERVER:-$(dirname "$SSE_BENCH_SERVER")/httplib-post-server}
 [[ $HTTPLIB_SERVER = /* ]] || HTTPLIB_SERVER=$REPO_ROOT/$HTTPLIB_SERVER
-SERVERS=${SERVERS:-floor node nchan asio-sse httplib}
+RESTINIO_SERVER=${RESTINIO_SERVER:-$(dirname "$SSE_BENCH_SERVER")/restinio-sse-server}
+[[ $RESTINIO_SERVER = /* ]] || RESTINIO_SERVER=$REPO_ROOT/$RESTINIO_SERVER
+BEAST_SERVER=${BEAST_SERVER:-$(dirname "$SSE_BENCH_SERVER")/beast-sse-server}
+[[ $BEAST_SERVER = /* ]] || BEAST_SERVER=$REPO_ROOT/$BEAST_SERVER
+SERVERS=${SERVERS:-floor node nchan asio-sse httplib-default httplib-pool restinio beast}
+RULES=${RULES:-1 5}
+WINDOW_US=${WINDOW_US:-5000}
 SCENARIOS=${SCENARIOS:-idle fanout ticker cluster post}
 RUNS=${RUNS:-2}
 WARMUP=${WARMUP:-2}
@@ -110,7 +138,6 @@ POINTS=(
   "post   $POST_N $((1000 / POST_TOKEN_MS)) $POST_TOKEN_MS"
 )
 
-log() { printf '%s\n' "$*" >&2; }
 
 # Command prefixes that pin a process to a CPU list (empty: no pinning).
 SERVER_PIN=()
@@ -127,16 +154,6 @@ NCHAN_TMP=""
 NCHAN_LOG=""  # where nginx's error.log is kept when its temp dir goes
 NCHAN_WORKERS=""
 REDIS_TMP=""  # the cluster scenario's Redis directory (nothing is saved in it)
-
-stop_pid() {  # TERM, wait up to 2 s, then KILL (bash reaps disowned jobs)
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 20; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 stop_children() {  # newest first: the publisher goes before nginx, the nodes before Redis
   local i pid
@@ -179,25 +196,6 @@ build_tools() {
   done
 }
 
-free_port() {  # a port in 20000-29999 (below the ephemeral range) nobody uses
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 10000))
-    if [[ -z $(ss -Htan "( sport = :$p )") ]]; then echo "$p"; return 0; fi
-  done
-  return 1
-}
-
-wait_port() {  # port pid: until something accepts on the port (10 s max)
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 children_of() { ps -o pid= --ppid "$1" | tr -d ' ' | paste -sd, -; }
 
 wait_children() {  # pid: its children's PIDs, comma-separated (5 s max)
@@ -213,7 +211,8 @@ wait_children() {  # pid: its children's PIDs, comma-separated (5 s max)
 # Starts a server; sets SERVER_PID (what to stop), MEASURE_PIDS (what to
 # sample in /proc) and SUB_PATH.  Servers without a --max-seconds of their
 # own run under timeout(1), which forwards our TERM to them.
-# Arguments: kind port R T logprefix [more sse-bench-server flags].
+# Arguments: kind port R T logprefix [more flags: --catch-up-ms C for node,
+# asio-sse and the C++ peers; the post and cluster flags].
 start_server() {
   local kind=$1 port=$2 rate=$3 ticker=$4 logp=$5
   shift 5
@@ -228,18 +227,22 @@ start_server() {
       SERVER_PID=$! ;;
     node)
       "${SERVER_PIN[@]}" node "$BENCH_DIR/node_server.js" --port "$port" --path /events --rate "$rate" \
-        --payload "$PAYLOAD" --ticker-ms "$ticker" --max-seconds "$SERVER_MAX_S" \
+        --payload "$PAYLOAD" --ticker-ms "$ticker" --max-seconds "$SERVER_MAX_S" "${extra[@]}" \
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
-    asio-sse)
+    asio-sse | asio-sse-window)  # asio-sse-window: with a coalescing window (server_options::flush_delay)
+      local window=()
+      [[ $kind == asio-sse-window ]] && window=(--flush-delay-us "$WINDOW_US")
       "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events \
-        --rate "$rate" --payload "$PAYLOAD" --ticker-ms "$ticker" --threads "$ASIO_THREADS" "${extra[@]}" \
+        --rate "$rate" --payload "$PAYLOAD" --ticker-ms "$ticker" --threads "$ASIO_THREADS" "${window[@]}" "${extra[@]}" \
         >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
-    httplib-default | httplib-pool)  # the post scenario only; its flags come in extra
-      SUB_PATH=/chat
-      "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$HTTPLIB_SERVER" --port "$port" --path /chat "${extra[@]}" \
-        >"$logp.server.log" 2>&1 &
+    httplib-default | httplib-pool | restinio | beast)  # node_server.js's command line
+      local bin=$HTTPLIB_SERVER  # httplib-pool's --pool and the post scenario's flags come in extra
+      [[ $kind == restinio ]] && bin=$RESTINIO_SERVER
+      [[ $kind == beast ]] && bin=$BEAST_SERVER
+      "${SERVER_PIN[@]}" "$bin" --port "$port" --path /events --rate "$rate" --payload "$PAYLOAD" \
+        --ticker-ms "$ticker" --max-seconds "$SERVER_MAX_S" "${extra[@]}" >"$logp.server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
       SUB_PATH=/sub
@@ -258,7 +261,7 @@ start_server() {
   MEASURE_PIDS=$SERVER_PID
   # Track a wrapped server too: it is stopped before its timeout(1), so a
   # server that ignores TERM gets KILLed instead of outliving the wrapper.
-  if [[ $kind == asio-sse || $kind == nchan || $kind == httplib-* ]]; then
+  if [[ $kind == asio-sse* || $kind == nchan ]]; then
     MEASURE_PIDS=$(wait_children "$SERVER_PID") || return 1
     CHILDREN+=("$MEASURE_PIDS")
   fi
@@ -275,18 +278,23 @@ start_server() {
   fi
 }
 
-result_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# One measurement: kind scenario N R T run.
+# One measurement: kind scenario N R T run rule (a --catch-up-ms value, or NA:
+# the server's own rule).
 run_point() {
-  local kind=$1 scen=$2 n=$3 rate=$4 ticker=$5 run=$6
+  local kind=$1 scen=$2 n=$3 rate=$4 ticker=$5 run=$6 rule=$7
   local warm=$WARMUP dur=$DURATION
   if [[ $scen == idle ]]; then warm=$IDLE_WARMUP; dur=$IDLE_DURATION; fi
-  local logp=$LOG_DIR/$kind-$scen-n$n-r$rate-$run
+  local logp=$LOG_DIR/$kind-$scen-n$n-r$rate-$run what="$kind $scen N=$n R=$rate"
+  local flags=()
+  if [[ $rule != NA ]]; then
+    flags=(--catch-up-ms "$rule") logp=$LOG_DIR/$kind-$scen-n$n-r$rate-c$rule-$run what+=" C=$rule"
+  fi
+  [[ $kind == httplib-pool ]] && flags+=(--pool $((n + 16))) # a thread per stream, as llama.cpp sizes it
   local port
   port=$(free_port) || { log "no free port"; return 1; }
   local row_tail="NA NA NA NA NA NA NA NA NA NA"
-  if start_server "$kind" "$port" "$rate" "$ticker" "$logp"; then
+  if start_server "$kind" "$port" "$rate" "$ticker" "$logp" "${flags[@]}"; then
     timeout $((CONNECT_TIMEOUT + warm + dur + 15)) \
       "${CLIENT_PIN[@]}" "$BUILD_DIR/sse-load" --url "http://127.0.0.1:$port$SUB_PATH" --streams "$n" \
       --warmup "$warm" --duration "$dur" --connect-timeout "$CONNECT_TIMEOUT" \
@@ -307,22 +315,28 @@ run_point() {
       local other
       other=$(result_field other_cpu_pct "$res")
       row_tail+=" $other"
-      log "  $kind $scen N=$n R=$rate run $run: $(result_field events_per_sec "$res") ev/s," \
+      log "  $what run $run: $(result_field events_per_sec "$res") ev/s," \
           "p99 $(result_field p99_us "$res") us, rss/stream $rss_per_stream B," \
           "cpu $(result_field server_cpu_pct "$res")%, established $(result_field streams_established "$res")," \
-          "errors $(result_field errors "$res"), other processes $other%"
+          "receiving $(result_field streams_receiving "$res"), errors $(result_field errors "$res")," \
+          "other processes $other%"
       if [[ $other != NA ]] && awk -v o="$other" 'BEGIN { exit !(o > 25) }'; then
         log "  warning: other processes used $other% of a core during that window; the run is skewed"
       fi
     else
-      log "  $kind $scen N=$n R=$rate run $run: no RESULT (see $logp.load.log)"
+      log "  $what run $run: no RESULT (see $logp.load.log)"
     fi
   else
-    log "  $kind $scen N=$n R=$rate run $run: server did not start (see $logp.server.log)"
+    log "  $what run $run: server did not start (see $logp.server.log)"
   fi
   stop_children
+  if [[ -f $logp.server.log ]]; then  # the server's counters, written as it stopped
+    local counters
+    counters=$(grep -m1 '^published ' "$logp.server.log" || true)
+    [[ -z $counters ]] || log "    server: $counters"
+  fi
   local row
-  row="$kind $scen $n $rate $PAYLOAD $run $row_tail NA" # no Redis here
+  row="$kind $scen $n $rate $PAYLOAD $run $row_tail NA $rule" # no Redis here
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
 }
 
@@ -522,7 +536,7 @@ run_cluster_point() {
     fi
   done
   local row
-  row="$variant cluster $((nodes * n)) $rate $PAYLOAD $run $row_tail"
+  row="$variant cluster $((nodes * n)) $rate $PAYLOAD $run $row_tail NA" # the server's own rule (--catch-up-ms 5)
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
 }
 
@@ -567,8 +581,8 @@ run_post_point() {
   local flags=(--token-ms "$token_ms" --tokens "$tokens")
   case $variant in
     asio-sse) flags=(--post-path /chat "${flags[@]}") threads=$ASIO_THREADS ;;
-    httplib-default) threads=$(httplib_default_threads) ;;
-    httplib-pool) flags+=(--pool "$HTTPLIB_POOL") threads=$HTTPLIB_POOL ;;
+    httplib-default) flags=(--post-path /chat "${flags[@]}") threads=$(httplib_default_threads) ;;
+    httplib-pool) flags=(--post-path /chat "${flags[@]}" --pool "$HTTPLIB_POOL") threads=$HTTPLIB_POOL ;;
   esac
   port=$(free_port) || { log "no free port"; return 1; }
   local row_tail="NA NA NA NA NA NA NA NA NA NA" post_tail="NA NA NA NA NA NA NA NA NA NA NA NA NA NA"
@@ -616,11 +630,11 @@ run_post_point() {
   stop_children
   if [[ -f $logp.server.log ]]; then  # the server's counters, written as it stopped
     local counters
-    counters=$(grep -m1 -E '^(published|streams) ' "$logp.server.log" || true)
+    counters=$(grep -m1 '^published ' "$logp.server.log" || true)
     [[ -z $counters ]] || log "    server: $counters"
   fi
   local row
-  row="$variant post $n $rate NA $run $row_tail NA" # no payload size (tokens are `token <k>`), no Redis
+  row="$variant post $n $rate NA $run $row_tail NA NA" # no payload size (tokens are `token <k>`), no Redis, no rule
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/results.tsv"
   row="$variant $n $rate $token_ms $threads $run $post_tail $overflows $probe_tail"
   printf '%s\n' "${row// /$'\t'}" >>"$RESULTS_DIR/post.tsv"
@@ -633,14 +647,21 @@ server_available() {
     nchan)
       { command -v nginx >/dev/null && [[ -f $NCHAN_MODULE ]]; } ||
         { log "skipping nchan: nginx or $NCHAN_MODULE not found"; return 1; } ;;
-    asio-sse)
+    asio-sse | asio-sse-window)
       [[ -x $SSE_BENCH_SERVER ]] ||
         { log "skipping asio-sse: $SSE_BENCH_SERVER not built (build the library with CMake)"; return 1; } ;;
-    httplib)
-      [[ " $SCENARIOS " == *" post "* ]] || return 1 # it serves nothing else
+    httplib-default | httplib-pool)
       [[ -x $HTTPLIB_SERVER ]] ||
-        { log "skipping httplib-default and httplib-pool (post scenario): $HTTPLIB_SERVER not built" \
+        { log "skipping $1: $HTTPLIB_SERVER not built" \
               "(tests/bench/CMakeLists.txt builds it when it finds httplib.h, e.g. from libcpp-httplib-dev)"; return 1; } ;;
+    restinio)
+      [[ -x $RESTINIO_SERVER ]] ||
+        { log "skipping restinio: $RESTINIO_SERVER not built" \
+              "(tests/bench/CMakeLists.txt builds it when it finds RESTinio, e.g. from librestinio-dev)"; return 1; } ;;
+    beast)
+      [[ -x $BEAST_SERVER ]] ||
+        { log "skipping beast: $BEAST_SERVER not built" \
+              "(tests/bench/CMakeLists.txt builds it when it finds boost/beast.hpp, e.g. from libboost1.81-dev)"; return 1; } ;;
     *) log "unknown server kind: $1"; return 1 ;;
   esac
 }
@@ -681,7 +702,9 @@ post_medians() {
 # Reports: table.md (median per point) and fanout.dat -> fanout.svg.
 write_reports() {
   local tsv=$RESULTS_DIR/results.tsv
-  # Medians over runs, ordered by scenario, N, R, then server kind.
+  # Medians over runs, ordered by scenario, N, R, rule, then server kind; one row per
+  # server, point and rule (catch_up_ms, results.tsv's column 18; NA: the server's own,
+  # also for rows from before that column), the rule last: medians.tsv's column 18.
   awk -F'\t' -v OFS='\t' '
     function median(list,   v, n, i, j, t, m) {
       n = split(list, v, " ")
@@ -692,35 +715,41 @@ write_reports() {
       m = (v[n/2] + v[n/2+1]) / 2
       return m == int(m) ? sprintf("%d", m) : sprintf("%.1f", m)
     }
-    NR == 1 { for (c = 7; c <= NF; c++) name[c] = $c; next }
+    NR == 1 { next }
     {
-      key = $1 OFS $2 OFS $3 OFS $4 OFS $5
+      rule = $18 == "" ? "NA" : $18
+      key = $1 OFS $2 OFS $3 OFS $4 OFS $5 OFS rule
       if (!(key in runs)) order[++npoints] = key
       runs[key]++
-      for (c = 7; c <= NF; c++) if ($c != "NA" && $c != "") vals[key, c] = vals[key, c] " " $c
+      for (c = 7; c <= 17; c++) if ($c != "NA" && $c != "") vals[key, c] = vals[key, c] " " $c
     }
     END {
       split("idle fanout ticker cluster post", sc, " "); for (i in sc) srank[sc[i]] = i
-      split("floor node nchan asio-sse asio-sse-local asio-sse-local-x2 asio-sse-redis httplib-default httplib-pool", sv, " "); for (i in sv) vrank[sv[i]] = i
+      split("floor node nchan asio-sse asio-sse-window httplib-default httplib-pool restinio beast asio-sse-local asio-sse-local-x2 asio-sse-redis", sv, " "); for (i in sv) vrank[sv[i]] = i
       for (p = 1; p <= npoints; p++) {
         split(order[p], k, OFS)
-        line = sprintf("%d %06d %06d %d", srank[k[2]], k[3], k[4], vrank[k[1]])
-        line = line OFS order[p] OFS runs[order[p]]
+        line = sprintf("%d %06d %06d %06d %02d", srank[k[2]], k[3], k[4], k[6] == "NA" ? 0 : k[6], vrank[k[1]])
+        line = line OFS k[1] OFS k[2] OFS k[3] OFS k[4] OFS k[5] OFS runs[order[p]]
         for (c = 7; c <= 17; c++) line = line OFS median(vals[order[p], c])
-        print line
+        print line OFS k[6]
       }
     }' "$tsv" | sort | cut -f2- >"$RESULTS_DIR/medians.tsv"
 
   {
-    echo "| server | scenario | N | R/stream | target ev/s | established | receiving | events/s | p50 us | p99 us | p99.9 us | max us | RSS/stream B | server CPU % | other CPU % | runs |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| server | scenario | N | R/stream | catch-up ms | target ev/s | established | receiving | events/s | p50 us | p99 us | p99.9 us | max us | RSS/stream B | server CPU % | other CPU % | runs |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     awk -F'\t' '{
-      printf "| %s | %s | %s | %s | %d |", $1, $2, $3, $4, $3 * $4
+      printf "| %s | %s | %s | %s | %s | %d |", $1, $2, $3, $4, $18 == "NA" ? "own" : $18, $3 * $4
       for (c = 7; c <= 16; c++) printf " %s |", $c
       printf " %s |\n", $6
     }' "$RESULTS_DIR/medians.tsv"
     echo
     echo "Median of the runs per point. R is events/s per stream (ticker: one event per T ms)."
+    echo "Catch-up ms = the publishing rule (--catch-up-ms C, tick_rule.hpp): a 1 ms tick publishes what fell due,"
+    echo "at most max(1, R x C / 1000) events (1: late ticks are not caught up, Node's classic rule; 5: asio-sse's"
+    echo "default); own = the server's own rule (floor, Nchan) or no broadcast (idle, ticker, post; cluster: asio-sse's 5)."
+    echo "Receiving = streams that got events in the window: the streams a server actually served (cpp-httplib: one"
+    echo "pool thread per stream, so at most its pool's size)."
     echo "RSS/stream = server RSS growth from before connecting to the start of the window, / N."
     echo "Other CPU % = CPU used by unrelated processes during the window; above ~25 the point is skewed."
     if awk -F'\t' '$2 == "cluster" { f = 1 } END { exit !f }' "$RESULTS_DIR/medians.tsv"; then
@@ -772,23 +801,37 @@ write_reports() {
     fi
   } >"$RESULTS_DIR/table.md"
 
-  # fanout.dat: one row per event-carrying point, one column per server.
+  # fanout.dat: one row per event-carrying point and rule ("C=1": --catch-up-ms 1), one column
+  # per server; a server with its own rule (floor, Nchan) shows in every rule's row of its point.
   awk -F'\t' -v OFS='\t' '
     $2 != "idle" && $2 != "cluster" && $2 != "post" {
-      label = $2 " N=" $3 " R=" $4
-      if (!(label in seen)) { seen[label] = 1; labels[++nl] = label; target[label] = $3 * $4 }
-      eps[label, $1] = $9; present[$1] = 1
+      base = $2 " N=" $3 " R=" $4
+      if (!(base in target)) { bases[++nb] = base; target[base] = $3 * $4 }
+      if ($18 == "NA" || $18 == "") own[base, $1] = $9
+      else {
+        label = base " C=" $18
+        if (!(label in seen)) { seen[label] = 1; nr[base]++; labels[base, nr[base]] = label }
+        eps[label, $1] = $9
+      }
+      present[$1] = 1
+    }
+    function value(label, base, srv,   v) {
+      v = (label, srv) in eps ? eps[label, srv] : (base, srv) in own ? own[base, srv] : "-"
+      return v == "NA" ? "-" : v
     }
     END {
-      split("floor node nchan asio-sse", sv, " ")
+      ns = split("floor node nchan httplib-default httplib-pool restinio beast asio-sse asio-sse-window", sv, " ")
       hdr = "point" OFS "target"
-      for (i = 1; i <= 4; i++) if (sv[i] in present) hdr = hdr OFS sv[i]
+      for (i = 1; i <= ns; i++) if (sv[i] in present) hdr = hdr OFS sv[i]
       print hdr
-      for (l = 1; l <= nl; l++) {
-        row = "\"" labels[l] "\"" OFS target[labels[l]]
-        for (i = 1; i <= 4; i++)
-          if (sv[i] in present) row = row OFS ((labels[l], sv[i]) in eps && eps[labels[l], sv[i]] != "NA" ? eps[labels[l], sv[i]] : "-")
-        print row
+      for (b = 1; b <= nb; b++) {
+        base = bases[b]
+        for (r = 1; r <= (nr[base] ? nr[base] : 1); r++) {
+          label = nr[base] ? labels[base, r] : base
+          row = "\"" label "\"" OFS target[base]
+          for (i = 1; i <= ns; i++) if (sv[i] in present) row = row OFS value(label, base, sv[i])
+          print row
+        }
       }
     }' "$RESULTS_DIR/medians.tsv" >"$RESULTS_DIR/fanout.dat"
   rm -f "$RESULTS_DIR/fanout.svg" # an older run's chart must not outlive its data
@@ -801,34 +844,56 @@ write_reports() {
 # The README's summary: one row per point, one column per server; events/s
 # and p99 for fan-out, RSS per stream for idle, server CPU for the ticker.
 write_summary() {
-  awk -F'\t' '
-    function eps(v) { return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : sprintf("%d k", v / 1000 + 0.5) }
+  awk -F'\t' -v WINDOW_US="$WINDOW_US" '
+    function eps(v) { return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : v >= 1e4 ? sprintf("%d k", v / 1000 + 0.5) : th(v + 0.5) }
     function th(v,   s) { s = sprintf("%d", v); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9](,|$)/, ",&", s); return s }
     function ms(v) { v /= 1000; return v < 10 ? sprintf("%.1f ms", v) : sprintf("%d ms", v + 0.5) }
-    function cell(srv, k,   c, est) {
-      if (!((k, srv) in have) || (srv == "floor" && sc[k] == "idle")) return "—"
-      split(have[k, srv], c, "\t")
+    # A cell: the median row of server srv at point k under rule r (a --catch-up-ms value), or
+    # under its own rule (floor, Nchan; idle and ticker rows) when it has no row for r.
+    function cell(srv, k, r,   c, row, served) {
+      if ((k, r, srv) in have) row = have[k, r, srv]
+      else if ((k, "NA", srv) in have) row = have[k, "NA", srv]
+      else return "—"
+      if (srv == "floor" && sc[k] == "idle") return "—"
+      split(row, c, "\t")
       if (sc[k] == "idle") c[0] = sprintf("%.1f KB", c[14] / 1000)
       else if (sc[k] == "ticker") c[0] = sprintf("%.1f %%", c[15])
       else c[0] = eps(c[9]) ", " ms(c[11])
-      est = int(c[7] + 0.5) # streams established (median)
-      if (est < c[3] + 0) c[0] = c[0] " (" th(est) " streams)"
+      # the streams it served (medians): fan-out, those that got events; else those established
+      served = int((sc[k] == "fanout" ? c[8] : c[7]) + 0.5)
+      if (served < c[3] + 0) c[0] = c[0] " (" th(served) " streams)"
       return srv == "asio-sse" ? "**" c[0] "**" : c[0]
     }
     $2 != "cluster" && $2 != "post" {  # cluster: asio-sse against itself (table.md has it); post: below
       k = $2 " " $3 " " $4
+      r = $18 == "" ? "NA" : $18
       if (!(k in sc)) { keys[++n] = k; sc[k] = $2; nn[k] = $3; rr[k] = $4 }
-      have[k, $1] = $0
+      if (r != "NA" && !((k, r) in ruled)) { ruled[k, r] = 1; rules[k, ++nrules[k]] = r }
+      have[k, r, $1] = $0
+      present[$1] = 1
     }
     END {
-      print "| scenario (N streams, R events/s each) | floor | Node `http` | nginx + Nchan | **asio-sse** |"
-      print "| --- | --- | --- | --- | --- |"
+      # floor, Node, Nchan and asio-sse always (the columns of the README table); the C++ peers when they ran
+      ns = split("floor node nchan httplib-default httplib-pool restinio beast asio-sse asio-sse-window", all, " ")
+      split("floor|Node `http`|nginx + Nchan|cpp-httplib, default pool|cpp-httplib, pool of N + 16 threads|RESTinio|Boost.Beast|**asio-sse**|**asio-sse, " WINDOW_US / 1000 " ms window**", title, "|")
+      hdr = "| scenario (N streams, R events/s each) |"; sep = "| --- |"; m = 0
+      for (i = 1; i <= ns; i++) {
+        if (!(all[i] in present) && all[i] ~ /^(httplib-default|httplib-pool|restinio|beast|asio-sse-window)$/) continue
+        sv[++m] = all[i]; hdr = hdr " " title[i] " |"; sep = sep " --- |"
+      }
+      print hdr
+      print sep
       for (i = 1; i <= n; i++) {
         k = keys[i]
-        if (sc[k] == "idle") label = "idle memory per stream, N = " th(nn[k])
-        else if (sc[k] == "ticker") label = "a timer per stream, N = " th(nn[k]) ", every " th(1000 / rr[k]) " ms: server CPU"
-        else label = "fan-out N = " th(nn[k]) ", R = " th(rr[k]) ": events/s, p99"
-        printf "| %s | %s | %s | %s | %s |\n", label, cell("floor", k), cell("node", k), cell("nchan", k), cell("asio-sse", k)
+        for (j = 1; j <= (nrules[k] ? nrules[k] : 1); j++) {
+          r = nrules[k] ? rules[k, j] : "NA"
+          if (sc[k] == "idle") label = "idle memory per stream, N = " th(nn[k])
+          else if (sc[k] == "ticker") label = "a timer per stream, N = " th(nn[k]) ", every " th(1000 / rr[k]) " ms: server CPU"
+          else label = "fan-out N = " th(nn[k]) ", R = " th(rr[k]) (r == "NA" ? "" : ", catch-up " r " ms") ": events/s, p99"
+          line = "| " label " |"
+          for (s = 1; s <= m; s++) line = line " " cell(sv[s], k, r) " |"
+          print line
+        }
       }
     }' "$RESULTS_DIR/medians.tsv" >"$RESULTS_DIR/summary.md"
   local post
@@ -873,6 +938,9 @@ publish() {
   for f in "$LOG_DIR"/asio-sse-*.server.log; do
     if [[ -f $f ]]; then echo "$(basename "$f" .server.log): $(grep published "$f")"; fi
   done >"$dest/asio-sse-counters.txt"
+  for f in "$LOG_DIR"/{node,httplib-default,httplib-pool,restinio,beast}-*.server.log; do # the peers' counters
+    if [[ -f $f ]] && grep -q '^published' "$f"; then echo "$(basename "$f" .server.log): $(grep -m1 '^published' "$f")"; fi
+  done >"$dest/peer-counters.txt"
   awk -v table="$RESULTS_DIR/summary.md" '
     /<!-- bench-summary:end -->/ { skip = 0 }
     !skip { print }
@@ -895,11 +963,16 @@ main() {
   if [[ ${APPEND:-0} != 1 || ! -f $RESULTS_DIR/results.tsv ]]; then
     rm -rf "$LOG_DIR"
     mkdir -p "$LOG_DIR"
-    printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\tother_cpu_pct\tredis_cpu_pct\n' \
+    printf 'server\tscenario\tN\tR\tpayload\trun\tstreams_established\tstreams_receiving\tevents_per_sec\tp50_us\tp99_us\tp999_us\tmax_us\trss_delta_per_stream_bytes\tserver_cpu_pct\tother_cpu_pct\tredis_cpu_pct\tcatch_up_ms\n' \
       >"$RESULTS_DIR/results.tsv"
     rm -f "$RESULTS_DIR/post.tsv"
-  elif ! head -n1 "$RESULTS_DIR/results.tsv" | grep -q redis_cpu_pct; then
-    sed -i '1s/$/\tredis_cpu_pct/' "$RESULTS_DIR/results.tsv" # a file from before the cluster scenario
+  else
+    if ! head -n1 "$RESULTS_DIR/results.tsv" | grep -q redis_cpu_pct; then
+      sed -i '1s/$/\tredis_cpu_pct/' "$RESULTS_DIR/results.tsv" # a file from before the cluster scenario
+    fi
+    if ! head -n1 "$RESULTS_DIR/results.tsv" | grep -q catch_up_ms; then
+      sed -i '1s/$/\tcatch_up_ms/' "$RESULTS_DIR/results.tsv" # a file from before RULES: its rows read as NA
+    fi
   fi
   if [[ ! -f $RESULTS_DIR/post.tsv ]]; then
     printf 'server\tN\tR\ttoken_ms\tserver_threads\trun\tstreams_established\tstreams_served\tstreams_completed\tttfe_streams\tttfe_p50_us\tttfe_p99_us\tttfe_p999_us\tttfe_max_us\ttokens_per_sec\tstream_tps_mean\tstream_tps_p1\tstream_tps_served_mean\tserver_cpu_pct\tother_cpu_pct\tlisten_overflows\tprobes\tprobes_ok\tprobes_failed\tprobe_ttfe_p50_us\tprobe_ttfe_p99_us\tprobe_ttfe_max_us\n' \
@@ -909,10 +982,20 @@ main() {
   fi
   mkdir -p "$LOG_DIR"
 
-  local kind kinds=() point scen n rate ticker run est variant variants=() post_variants=()
+  local kind kinds=() point scen n rate ticker run est variant variants=() rule rules=() first_rule
   for kind in $SERVERS; do
-    if server_available "$kind"; then kinds+=("$kind"); fi
+    [[ $kind == httplib ]] && kind="httplib-default httplib-pool" # the name both went by
+    for variant in $kind; do
+      [[ " ${kinds[*]} " == *" $variant "* ]] && continue
+      if server_available "$variant"; then kinds+=("$variant"); fi
+    done
   done
+  read -ra rules <<<"$RULES"
+  ((${#rules[@]} > 0)) || rules=(5)
+  for rule in "${rules[@]}"; do
+    [[ $rule =~ ^[1-9][0-9]*$ ]] || { log "RULES: $rule is not a --catch-up-ms value (whole ms, > 0)"; exit 2; }
+  done
+  first_rule=${rules[0]}
   if [[ " $SCENARIOS " == *" cluster "* && " ${kinds[*]} " == *" asio-sse "* ]]; then
     variants=(asio-sse-local asio-sse-local-x2)
     if command -v "$REDIS_SERVER" >/dev/null; then
@@ -923,50 +1006,54 @@ main() {
   fi
   if [[ " $SCENARIOS " == *" post "* ]]; then
     local others=()
-    for kind in "${kinds[@]}"; do [[ $kind == asio-sse || $kind == httplib ]] || others+=("$kind"); done
-    ((${#others[@]} == 0)) || log "post scenario: ${others[*]} have no POST stream route; only asio-sse and httplib run it"
-    [[ " $SERVERS " == *" httplib "* ]] || log "post scenario: httplib is not in SERVERS; no cpp-httplib rows"
+    for kind in "${kinds[@]}"; do [[ $kind == asio-sse || $kind == httplib-* ]] || others+=("$kind"); done
+    ((${#others[@]} == 0)) || log "post scenario: ${others[*]} have no POST stream route; only asio-sse and httplib-* run it"
+    [[ " ${kinds[*]} " == *" httplib-"* ]] || log "post scenario: no httplib-default or httplib-pool to run; no cpp-httplib rows"
   fi
   for point in "${POINTS[@]}"; do
     read -r scen n rate ticker <<<"$point"
     [[ " $SCENARIOS " == *" $scen "* ]] || continue
     log "== $scen N=$n R=$rate"
+    local point_rules=(NA) # the publishing rule matters where a broadcast publishes: the fan-out points
+    [[ $scen == fanout ]] && point_rules=("${rules[@]}")
     for ((run = 1; run <= RUNS; run++)); do
-      for kind in "${kinds[@]}"; do
-        if [[ $scen == ticker && $kind == nchan ]]; then continue; fi # Nchan has no per-stream timer
-        if [[ $scen == post ]]; then # asio-sse, then cpp-httplib with its default pool and with a big one
-          case $kind in
-            asio-sse) post_variants=(asio-sse) ;;
-            httplib) post_variants=(httplib-default httplib-pool) ;;
-            *) continue ;;
-          esac
-          for variant in "${post_variants[@]}"; do
+      for rule in "${point_rules[@]}"; do
+        for kind in "${kinds[@]}"; do
+          if [[ $scen == ticker && $kind == nchan ]]; then continue; fi # Nchan has no per-stream timer
+          if [[ $scen == post ]]; then # asio-sse, then cpp-httplib with its default pool and with a big one
+            [[ $kind == asio-sse || $kind == httplib-* ]] || continue
             if ((SECONDS - began + POST_WARMUP + POST_DURATION + 6 > BUDGET_S)); then
-              log "  time budget of ${BUDGET_S}s used up: skipping $variant $scen N=$n R=$rate run $run"
+              log "  time budget of ${BUDGET_S}s used up: skipping $kind $scen N=$n R=$rate run $run"
               continue
             fi
-            run_post_point "$variant" "$n" "$rate" "$ticker" "$run"
-          done
-          continue
-        fi
-        if [[ $kind == httplib ]]; then continue; fi # it serves the post scenario only
-        if [[ $scen == cluster ]]; then # asio-sse only: its local channel, then Redis
-          [[ $kind == asio-sse ]] || continue
-          for variant in "${variants[@]}"; do
-            if ((SECONDS - began + WARMUP + DURATION + 6 > BUDGET_S)); then
-              log "  time budget of ${BUDGET_S}s used up: skipping $variant $scen N=$n R=$rate run $run"
-              continue
-            fi
-            run_cluster_point "$variant" "$n" "$rate" "$run"
-          done
-          continue
-        fi
-        if [[ $scen == idle ]]; then est=$((IDLE_WARMUP + IDLE_DURATION + 3)); else est=$((WARMUP + DURATION + 4)); fi
-        if ((SECONDS - began + est > BUDGET_S)); then
-          log "  time budget of ${BUDGET_S}s used up: skipping $kind $scen N=$n R=$rate run $run"
-          continue
-        fi
-        run_point "$kind" "$scen" "$n" "$rate" "$ticker" "$run"
+            run_post_point "$kind" "$n" "$rate" "$ticker" "$run"
+            continue
+          fi
+          if [[ $scen == cluster ]]; then # asio-sse only: its local channel, then Redis
+            [[ $kind == asio-sse ]] || continue
+            for variant in "${variants[@]}"; do
+              if ((SECONDS - began + WARMUP + DURATION + 6 > BUDGET_S)); then
+                log "  time budget of ${BUDGET_S}s used up: skipping $variant $scen N=$n R=$rate run $run"
+                continue
+              fi
+              run_cluster_point "$variant" "$n" "$rate" "$run"
+            done
+            continue
+          fi
+          local kind_rule=$rule
+          if [[ $kind == floor || $kind == nchan ]]; then # their own rule: once per run
+            [[ $rule == NA || $rule == "$first_rule" ]] || continue
+            kind_rule=NA
+          fi
+          if [[ $scen == idle ]]; then est=$((IDLE_WARMUP + IDLE_DURATION + 3)); else est=$((WARMUP + DURATION + 4)); fi
+          if ((SECONDS - began + est > BUDGET_S)); then
+            local tag=""
+            [[ $kind_rule == NA ]] || tag=" C=$kind_rule"
+            log "  time budget of ${BUDGET_S}s used up: skipping $kind $scen N=$n R=$rate$tag run $run"
+            continue
+          fi
+          run_point "$kind" "$scen" "$n" "$rate" "$ticker" "$run" "$kind_rule"
+        done
       done
     done
   done

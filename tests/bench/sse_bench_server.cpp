@@ -3,12 +3,13 @@
 // demo's pattern). Every event's data starts with CLOCK_MONOTONIC nanoseconds, for latency.
 //
 //   sse-bench-server --port P [--path /events] [--rate R] [--payload B] [--ticker-ms T] [--threads K]
-//                    [--catch-up-ms C] [--redis-port RP [--redis-host H]]
+//                    [--catch-up-ms C] [--flush-delay-us W] [--redis-port RP [--redis-host H]]
 //                    [--post-path /chat] [--tokens N] [--token-ms M]
 //
 // The publisher ticks every millisecond and publishes what fell due since its last tick; a
 // late tick catches up at most C ms of events (default 5), the rest slips. On exit the server
 // prints its counters (published, slipped, sent, dropped, disconnected) to stderr.
+// --flush-delay-us W sets server_options::flush_delay (the coalescing window; default 0).
 //
 // With --redis-port the channel is a `sse::redis_channel` named "bench" on the Redis at H:RP
 // (default host 127.0.0.1), with the same channel options: every node given the same Redis
@@ -46,6 +47,9 @@
 #include <thread>
 #include <vector>
 
+#include "fd_limit.hpp"
+#include "tick_rule.hpp"
+
 namespace {
 
 struct settings {
@@ -57,6 +61,7 @@ struct settings {
     std::string post_path = "/chat";
     long long tokens = 50;
     int token_ms = 20;
+    long long flush_delay_us = 0;
 };
 
 settings parse(int argc, char** argv)
@@ -77,6 +82,7 @@ settings parse(int argc, char** argv)
         else if (k == "--post-path") s.post_path = v;
         else if (k == "--tokens") s.tokens = std::stoll(v);
         else if (k == "--token-ms") s.token_ms = std::stoi(v);
+        else if (k == "--flush-delay-us") s.flush_delay_us = std::stoll(v);
         else {
             std::cerr << "unknown flag " << k << "\n";
             std::exit(2);
@@ -108,36 +114,27 @@ std::string payload(std::size_t size)
     return s;
 }
 
-// Publishes to `Channel` (sse::channel or sse::redis_channel) at `rate` events/s from a 1 ms timer on the io_context. Each tick publishes
-// the events that fell due since the previous one; when the loop was too busy to tick on time it
-// catches up at most `catch_up` (the rest slips and is counted, as a late setInterval would), so
-// every stream's queue gains a bounded batch per tick. Ends when `stopped` is set (a flag, not
+// Publishes to `Channel` (sse::channel or sse::redis_channel) from a 1 ms timer on the io_context,
+// by the benchmark's rule (tick_rule.hpp): each tick publishes the events that fell due at the
+// rate since the previous one; when the loop was too busy to tick on time it catches up at most
+// the rule's catch-up (the rest slips and is counted, as a late setInterval would), so every
+// stream's queue gains a bounded batch per tick. Ends when `stopped` is set (a flag, not
 // cancel(): a wait that already expired completes with success even after cancel()).
 template <class Channel>
 struct publisher {
     asio::steady_timer timer;
     const std::atomic<bool>& stopped;
     Channel& ch;
-    long long rate;
     int size;
-    std::chrono::milliseconds catch_up;
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-    long long done = 0, slipped = 0; // events published or skipped so far
+    bench::tick_rule rule;
 
     void run()
     {
         timer.expires_after(std::chrono::milliseconds(1));
         timer.async_wait([this](std::error_code ec) {
             if (ec || stopped) return;
-            using std::chrono::microseconds;
-            const auto elapsed = std::chrono::duration_cast<microseconds>(std::chrono::steady_clock::now() - start);
-            const long long due = elapsed.count() * rate / 1000000;
-            const long long most = std::max(1LL, rate * microseconds(catch_up).count() / 1000000);
-            if (due - done > most) {
-                slipped += due - done - most;
-                done = due - most;
-            }
-            for (; done < due; ++done) ch.publish(sse::event(payload(static_cast<std::size_t>(size))));
+            const auto step = rule.at(std::chrono::steady_clock::now());
+            for (long long k = 0; k < step.send; ++k) ch.publish(sse::event(payload(static_cast<std::size_t>(size))));
             run();
         });
     }
@@ -225,7 +222,8 @@ void serve(const settings& cfg, asio::io_context& io, sse::server& server, Chann
     server.start();
 
     std::atomic<bool> stopped{false};
-    publisher<Channel> pub{asio::steady_timer(io), stopped, ch, cfg.rate, cfg.payload, std::chrono::milliseconds(cfg.catch_up_ms)};
+    publisher<Channel> pub{asio::steady_timer(io), stopped, ch, cfg.payload,
+                          bench::tick_rule(cfg.rate, std::chrono::milliseconds(cfg.catch_up_ms))};
     if (cfg.rate > 0 && cfg.ticker_ms <= 0) pub.run();
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code, int) {
@@ -242,7 +240,7 @@ void serve(const settings& cfg, asio::io_context& io, sse::server& server, Chann
     // what the run cost, for the log beside the results
     const auto st = server.stats();
     const auto cs = ch.stats();
-    std::cerr << "published " << cs.published << " slipped " << pub.slipped << " events_sent " << st.events_sent
+    std::cerr << "published " << cs.published << " slipped " << pub.rule.slipped() << " events_sent " << st.events_sent
               << " dropped " << st.events_dropped << " slow_disconnects " << st.slow_disconnects << " write_timeouts "
               << st.write_timeouts << extra_counters(cs) << " post_streams " << posts.streams << " post_completed "
               << posts.completed << "\n";
@@ -252,6 +250,7 @@ void serve(const settings& cfg, asio::io_context& io, sse::server& server, Chann
 
 int main(int argc, char** argv)
 {
+    bench::raise_fd_limit("sse-bench-server", 1 << 20); // a descriptor per stream: 100,000 streams and more
     const settings cfg = parse(argc, argv);
 #ifndef ASIO_SSE_BENCH_REDIS
     if (cfg.redis_port != 0) {
@@ -263,6 +262,7 @@ int main(int argc, char** argv)
     asio::io_context io(cfg.threads);
     sse::server_options o;
     o.max_queue_bytes = 1 << 20;
+    o.flush_delay = std::chrono::microseconds(cfg.flush_delay_us);
     o.max_connections_per_client = 0; // every load connection comes from 127.0.0.1
     o.connection_rate_per_client = 0;
     sse::server server(io, o);

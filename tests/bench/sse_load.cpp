@@ -45,6 +45,19 @@
 // Probes not finished by the end of the window are not counted.  Their TTFE (request written
 // -> first data byte, as for the burst) goes to a histogram of its own; their tokens, bytes and
 // heads count nowhere else.
+//
+// Scale (scale.sh: 100,000 streams on one machine).  The open-files limit is raised to what the
+// streams need (the soft limit to the hard one; as root the hard one too; fd_limit.hpp), and the
+// run fails at once when it stays too low.  --source-addrs K spreads the connections round-robin
+// over K source addresses 127.1.0.1, 127.1.0.2, ... (each connect is bound to one first, with
+// IP_BIND_ADDRESS_NO_PORT so that the kernel picks the port per 4-tuple): one source address has
+// only the ephemeral port range (about 28,000 ports) to reach one server port.  connect_ms is the
+// time from the first connect to the last stream's response head.  --churn K: from the end of
+// the ramp on (so that it is steady by the time the window begins), every thread opens its share
+// of K extra streams per second, evenly spaced, and closes each one --churn-life-ms after it
+// opened it (default 1000), so K streams join and K leave per second beside the N steady ones;
+// only the steady streams count in the latency histogram, events, bytes, established and errors,
+// the churn ones in churn_* keys of their own (over the window).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -76,6 +89,12 @@
 #include <thread>
 #include <vector>
 
+#include "fd_limit.hpp"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24  // <linux/in.h>, which clashes with <netinet/in.h>
+#endif
+
 namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
@@ -83,6 +102,8 @@ constexpr int kHoldMaxS = 60;  // --hold: the longest wait for SIGUSR1
 constexpr int64_t kProbeGapNs = 10 * 1000000;         // --probe: pause between probes
 constexpr int64_t kProbeTimeoutNs = 2 * kNsPerSec;    // --probe: connect -> first data, at most
 constexpr uint64_t kProbeTag = UINT64_MAX;            // epoll data of the probe's socket
+constexpr uint64_t kChurnTag = uint64_t(1) << 62;     // epoll data of a churn stream: | its slot
+constexpr int kMaxSourceAddrs = 65535;                // 127.1.0.1 .. 127.1.255.255
 
 volatile sig_atomic_t g_go = 0;  // --hold: SIGUSR1 arrived
 void on_go(int) { g_go = 1; }
@@ -482,8 +503,23 @@ struct Config {
   bool hold = false;  // after the ramp, wait for SIGUSR1 before the warmup
   bool post = false;  // POST mode: token streams, TTFE
   int probes = 0;     // POST mode: --probe K, new streams opened one at a time in the window
+  int source_addrs = 1;  // --source-addrs K: > 1 binds connection i to source_addr(i % K)
+  int churn = 0;         // --churn K: extra streams opened and closed per second
+  double churn_life_ms = 1000;  // --churn-life-ms: how long each of them stays open
   std::vector<int> server_pids;
 };
+
+// The k-th source address of --source-addrs (k < kMaxSourceAddrs), host byte order: 127.1.0.1 + k.
+uint32_t source_addr(int k) { return (uint32_t(127) << 24 | uint32_t(1) << 16) + 1 + uint32_t(k); }
+
+// A worker's share of --churn K streams per second, and the ring its open ones live in.
+int churn_share(const Config& cfg, int t) {
+  return cfg.churn / cfg.threads + (t < cfg.churn % cfg.threads ? 1 : 0);
+}
+size_t churn_slots(const Config& cfg, int rate) {
+  if (rate <= 0) return 0;  // room for a quarter of a lifetime of late closes, and a burst
+  return size_t(std::ceil(double(rate) * cfg.churn_life_ms / 1000.0 * 1.25)) + 64;
+}
 
 // Timeline shared by all threads.  Thread 0 sets the window once the ramp is
 // over; INT64_MAX means "not yet known".
@@ -509,6 +545,12 @@ struct Counters {
   uint64_t bad_stamp = 0;
   uint64_t completed = 0;  // POST mode: streams that got [DONE]
   uint64_t served = 0;     // POST mode: completed, or got tokens in the window
+  int64_t first_connect_ns = -1;  // the first steady stream's connect()
+  int64_t last_head_ns = -1;      // the last steady stream's response head
+  // --churn, over the window: streams opened, closed by us (while open), that got their head,
+  // that failed (error, or closed by the server), and closed before their time (ring full).
+  uint64_t churn_opened = 0, churn_closed = 0, churn_established = 0, churn_failed = 0,
+           churn_forced = 0;
 
   uint64_t errors() const {
     return connect_failed + bad_status + handshake_timeout + closed_by_peer + protocol + bad_stamp;
@@ -526,6 +568,14 @@ struct Counters {
     bad_stamp += o.bad_stamp;
     completed += o.completed;
     served += o.served;
+    if (o.first_connect_ns >= 0 && (first_connect_ns < 0 || o.first_connect_ns < first_connect_ns))
+      first_connect_ns = o.first_connect_ns;
+    last_head_ns = std::max(last_head_ns, o.last_head_ns);
+    churn_opened += o.churn_opened;
+    churn_closed += o.churn_closed;
+    churn_established += o.churn_established;
+    churn_failed += o.churn_failed;
+    churn_forced += o.churn_forced;
   }
 };
 
@@ -549,8 +599,9 @@ struct Stream {
   bool receiving = false;  // got an event inside the window
   bool pending = false;    // holds a ramp slot and a handshakes_left count
   bool completed = false;  // POST mode: got [DONE]
+  bool churn = false;      // a --churn stream, not one of the N
   int64_t request_ns = -1; // when the request's first byte was written
-  int64_t connect_ns = -1; // probes only: when connect() was called
+  int64_t connect_ns = -1; // probes and churn streams only: when connect() was called
   int64_t ttfe_ns = -1;    // POST mode: time to first event
   uint64_t window_tokens = 0;  // POST mode: tokens received in the window
   ChunkedDecoder chunks;
@@ -593,14 +644,19 @@ HeadResult read_head(Stream& s, const char* p, size_t n, size_t* body_off) {
 
 class Worker {
  public:
-  Worker(const Config& cfg, Timeline& tl, int count, bool coordinator)
+  // `first`: the global index of its first stream (for --source-addrs); `churn`: its share of
+  // --churn streams per second.
+  Worker(const Config& cfg, Timeline& tl, int count, int first, int churn, bool coordinator)
       : cfg_(cfg), tl_(tl), streams_(size_t(count)), coordinator_(coordinator),
-        ramp_batch_(std::max(1, cfg.ramp_batch / cfg.threads)) {
+        ramp_batch_(std::max(1, cfg.ramp_batch / cfg.threads)), connects_(uint64_t(first)),
+        churn_(churn_slots(cfg, churn)), churn_rate_(churn) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) die("epoll_create1 failed");
   }
   ~Worker() {
     for (Stream& s : streams_)
+      if (s.fd >= 0) close(s.fd);
+    for (Stream& s : churn_)
       if (s.fd >= 0) close(s.fd);
     if (probe_.fd >= 0) close(probe_.fd);
     close(ep_);
@@ -624,7 +680,10 @@ class Worker {
     return t >= tl_.window_start.load(std::memory_order_relaxed) &&
            t < tl_.window_end.load(std::memory_order_relaxed);
   }
+  bool start_connect(Stream& s);
   void ramp();
+  int64_t churn_tick(int64_t now);
+  void churn_close(Stream& s, int64_t now);
   void expire_handshakes();
   void coordinate(int64_t now);
   void on_ready(Stream& s, uint32_t events);
@@ -660,13 +719,21 @@ class Worker {
   int probes_started_ = 0;
   int64_t probe_next_ns_ = 0;  // no probe starts before this (nor before the window)
   ProbeStats probe_stats_;
+  uint64_t connects_;  // connects so far, plus the first stream's global index: --source-addrs
+  // --churn: a ring of streams, opened at head_, closed (oldest first) at tail_.
+  std::vector<Stream> churn_;
+  const int churn_rate_;     // streams per second, this thread's share
+  uint64_t churn_head_ = 0;  // streams ever opened
+  uint64_t churn_tail_ = 0;  // streams ever closed
   char buf_[64 * 1024];
 };
 
 void Worker::watch(Stream& s, uint32_t events, int op) {
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = &s == &probe_ ? kProbeTag : uint64_t(&s - streams_.data());
+  ev.data.u64 = &s == &probe_ ? kProbeTag
+                : s.churn      ? kChurnTag | uint64_t(&s - churn_.data())
+                               : uint64_t(&s - streams_.data());
   if (epoll_ctl(ep_, op, s.fd, &ev) < 0) die("epoll_ctl failed");
 }
 
@@ -680,11 +747,49 @@ void Worker::settle(Stream& s) {
 }
 
 void Worker::fail(Stream& s, uint64_t* reason) {
-  ++*reason;
+  if (!s.churn) ++*reason;
+  else if (in_window(now_ns())) ++c_.churn_failed;
   settle(s);
   close(s.fd);  // also removes it from the epoll set
   s.fd = -1;
   s.phase = Phase::kClosed;
+}
+
+// Opens s's socket (bound to the next source address with --source-addrs > 1) and starts its
+// connect.  False when that failed at once: s.fd is closed and the caller counts the failure.
+bool Worker::start_connect(Stream& s) {
+  s.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s.fd < 0) return false;
+  const int one = 1;
+  setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (cfg_.source_addrs > 1) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_port = 0;  // with IP_BIND_ADDRESS_NO_PORT, connect() picks it per 4-tuple
+    src.sin_addr.s_addr = htonl(source_addr(int(connects_ % uint64_t(cfg_.source_addrs))));
+    setsockopt(s.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(s.fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) {
+      close(s.fd);
+      s.fd = -1;
+      return false;
+    }
+  }
+  ++connects_;
+  if (!s.churn && c_.first_connect_ns < 0) c_.first_connect_ns = now_ns();
+  const int rc = connect(s.fd, reinterpret_cast<const sockaddr*>(&cfg_.addr), sizeof cfg_.addr);
+  if (rc == 0) {
+    s.phase = Phase::kSending;
+    watch(s, EPOLLOUT, EPOLL_CTL_ADD);
+    send_request(s);  // counts its own failure
+  } else if (errno == EINPROGRESS) {
+    s.phase = Phase::kConnecting;
+    watch(s, EPOLLOUT, EPOLL_CTL_ADD);
+  } else {
+    close(s.fd);
+    s.fd = -1;
+    return false;
+  }
+  return true;
 }
 
 // Keeps at most ramp_batch_ handshakes in flight so that the server's accept
@@ -694,28 +799,57 @@ void Worker::ramp() {
     Stream& s = streams_[next_++];
     ++inflight_;
     s.pending = true;
-    s.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s.fd < 0) {
+    if (!start_connect(s)) {
       settle(s);
       ++c_.connect_failed;
       s.phase = Phase::kClosed;
-      continue;
-    }
-    const int one = 1;
-    setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    const int rc = connect(s.fd, reinterpret_cast<const sockaddr*>(&cfg_.addr), sizeof cfg_.addr);
-    if (rc == 0) {
-      s.phase = Phase::kSending;
-      watch(s, EPOLLOUT, EPOLL_CTL_ADD);
-      send_request(s);
-    } else if (errno == EINPROGRESS) {
-      s.phase = Phase::kConnecting;
-      watch(s, EPOLLOUT, EPOLL_CTL_ADD);
-    } else {
-      s.phase = Phase::kConnecting;
-      fail(s, &c_.connect_failed);
     }
   }
+}
+
+// --churn: from the ramp's end (the window's start minus the warmup) on, opens this thread's
+// share of streams per second on an even schedule and closes each one churn_life_ms after it
+// opened it (oldest first; the oldest before its time when the ring is full).  Returns when it
+// next has something to do (INT64_MAX: nothing until the window is fixed).
+int64_t Worker::churn_tick(int64_t now) {
+  const int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
+  if (ws == INT64_MAX) return INT64_MAX;  // the ramp is not over: coordinate() fixes it
+  const int64_t begin = ws - int64_t(cfg_.warmup_s * kNsPerSec);
+  if (now < begin) return begin;
+  const int64_t life = int64_t(cfg_.churn_life_ms * 1e6);
+  const size_t slots = churn_.size();
+  while (churn_tail_ < churn_head_ && churn_[churn_tail_ % slots].connect_ns + life <= now)
+    churn_close(churn_[churn_tail_++ % slots], now);
+  const uint64_t due = uint64_t((now - begin) / 1000) * uint64_t(churn_rate_) / 1000000;
+  while (churn_head_ < due) {
+    if (churn_head_ - churn_tail_ == slots) {  // full: the oldest goes early
+      if (in_window(now)) ++c_.churn_forced;
+      churn_close(churn_[churn_tail_++ % slots], now);
+    }
+    Stream& s = churn_[churn_head_++ % slots];
+    s = Stream{};
+    s.churn = true;
+    s.connect_ns = now;
+    if (in_window(now)) ++c_.churn_opened;
+    if (!start_connect(s)) {
+      if (in_window(now)) ++c_.churn_failed;
+      s.phase = Phase::kClosed;
+    }
+  }
+  // The next open is due at begin + (head + 1) / rate; the oldest closes at its time.
+  int64_t next = begin + int64_t((churn_head_ + 1) * 1000000000ull / uint64_t(churn_rate_));
+  if (churn_tail_ < churn_head_) next = std::min(next, churn_[churn_tail_ % slots].connect_ns + life);
+  return next;
+}
+
+// Closes a churn stream (the server sees its client leave); counted if it was still open.
+void Worker::churn_close(Stream& s, int64_t now) {
+  if (s.fd >= 0) {
+    close(s.fd);  // also removes it from the epoll set
+    s.fd = -1;
+    if (in_window(now)) ++c_.churn_closed;
+  }
+  s.phase = Phase::kClosed;
 }
 
 // Past the ramp deadline: abandon pending handshakes and never-opened streams
@@ -813,7 +947,7 @@ void Worker::on_readable(Stream& s) {
     return;
   }
   const int64_t now = now_ns();  // one clock read per recv: all bytes arrived together
-  if (in_window(now)) c_.bytes += uint64_t(r);
+  if (in_window(now) && !s.churn) c_.bytes += uint64_t(r);
   const char* p = buf_;
   size_t n = size_t(r);
   if (s.phase == Phase::kHead) {
@@ -825,7 +959,12 @@ void Worker::on_readable(Stream& s) {
       case HeadResult::kOk: break;
     }
     s.phase = Phase::kBody;
-    ++c_.established;
+    if (s.churn) {
+      if (in_window(now)) ++c_.churn_established;
+    } else {
+      ++c_.established;
+      c_.last_head_ns = now;
+    }
     settle(s);  // GET: the handshake is over (POST: it was when the request went out)
     p += body_off;
     n -= body_off;
@@ -836,6 +975,7 @@ void Worker::on_readable(Stream& s) {
 void Worker::on_body(Stream& s, const char* p, size_t n, int64_t now) {
   const bool window = in_window(now);
   auto on_event = [&](const char* data, size_t len) {
+    if (s.churn) return;  // only the steady streams are measured
     if (cfg_.post) {
       on_token(s, data, len, window);
       return;
@@ -1047,6 +1187,7 @@ void Worker::run() {
     // Sleep at most 10 ms, or less when a window edge (or a probe) is due sooner.
     int64_t wake = now + 10 * 1000000;
     if (coordinator_ && cfg_.probes > 0) wake = std::min(wake, probe_tick(now));
+    if (churn_rate_ > 0) wake = std::min(wake, churn_tick(now));
     const int64_t ws = tl_.window_start.load(std::memory_order_relaxed);
     const int64_t we = tl_.window_end.load(std::memory_order_relaxed);
     if (coordinator_ && !sampled_start && ws > now) wake = std::min(wake, ws);
@@ -1055,8 +1196,10 @@ void Worker::run() {
     const int n = epoll_wait(ep_, evs, 512, timeout_ms);
     if (n < 0 && errno != EINTR) die("epoll_wait failed");
     for (int i = 0; i < n; ++i) {
-      if (evs[i].data.u64 == kProbeTag) on_probe(evs[i].events);
-      else on_ready(streams_[evs[i].data.u64], evs[i].events);
+      const uint64_t tag = evs[i].data.u64;
+      if (tag == kProbeTag) on_probe(evs[i].events);
+      else if (tag & kChurnTag) on_ready(churn_[tag & ~kChurnTag], evs[i].events);
+      else on_ready(streams_[tag], evs[i].events);
     }
   }
   if (coordinator_ && sampled_start) at_end = CpuSample::take(cfg_.server_pids);
@@ -1073,7 +1216,8 @@ void usage() {
       "                [--last-event-id X] [--threads T] [--ramp-batch B]\n"
       "                [--connect-timeout S] [--server-pid PID[,PID...]]\n"
       "                [--hold 1] [--histogram FILE]\n"
-      "                [--post BODY [--post-path PATH] [--probe K]]\n");
+      "                [--post BODY [--post-path PATH] [--probe K]]\n"
+      "                [--source-addrs K] [--churn K [--churn-life-ms L]]\n");
   std::exit(2);
 }
 
@@ -1149,6 +1293,9 @@ int main(int argc, char** argv) {
     else if (a == "--post") { post_body = v; cfg.post = true; }
     else if (a == "--post-path") post_path = v;
     else if (a == "--probe") cfg.probes = int(parse_num(v, "--probe"));
+    else if (a == "--source-addrs") cfg.source_addrs = int(parse_num(v, "--source-addrs"));
+    else if (a == "--churn") cfg.churn = int(parse_num(v, "--churn"));
+    else if (a == "--churn-life-ms") cfg.churn_life_ms = parse_num(v, "--churn-life-ms");
     else if (a == "--server-pid") {
       std::istringstream in(v);
       std::string tok;
@@ -1167,6 +1314,10 @@ int main(int argc, char** argv) {
     path = post_path;
   }
   if (cfg.probes > 0 && !cfg.post) die("--probe needs --post");
+  if (cfg.source_addrs < 1 || cfg.source_addrs > kMaxSourceAddrs) die("--source-addrs must be in 1..65535");
+  if (cfg.source_addrs > 1 && (ntohl(cfg.addr.sin_addr.s_addr) >> 24) != 127)
+    die("--source-addrs needs a loopback (127.x.y.z) server address");
+  if (cfg.churn > 0 && cfg.churn_life_ms < 1) die("--churn-life-ms must be at least 1");
   cfg.request = std::string(cfg.post ? "POST " : "GET ") + path + " HTTP/1.1\r\nHost: " + host +
                 "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
   if (have_id) cfg.request += "Last-Event-ID: " + last_event_id + "\r\n";
@@ -1176,16 +1327,17 @@ int main(int argc, char** argv) {
   cfg.request += "\r\n";
   if (cfg.post) cfg.request += post_body;
 
-  // One descriptor per stream plus a few spare: raise the soft limit as far
-  // as the hard limit allows.
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur != RLIM_INFINITY && rlim_t(cfg.streams) + 64 > rl.rlim_cur)
-      std::fprintf(stderr, "sse-load: warning: RLIMIT_NOFILE %llu is too low for %d streams\n",
-                   static_cast<unsigned long long>(rl.rlim_cur), cfg.streams);
+  // One descriptor per stream (steady and churn) plus a few spare (epoll, a probe, stdio):
+  // raise the limit that far and some more, or stop here.
+  uint64_t need = uint64_t(cfg.streams) + 64;
+  for (int t = 0; t < cfg.threads; ++t) need += churn_slots(cfg, churn_share(cfg, t));
+  const uint64_t nofile = bench::raise_fd_limit("sse-load", need + need / 8 + 1024);
+  if (nofile < need) {
+    std::fprintf(stderr, "sse-load: RLIMIT_NOFILE %llu is too low for %d streams (%llu descriptors"
+                 " needed); raise the hard limit first (ulimit -Hn, which needs CAP_SYS_RESOURCE) or fs.nr_open\n",
+                 static_cast<unsigned long long>(nofile), cfg.streams,
+                 static_cast<unsigned long long>(need));
+    return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   if (cfg.hold) {  // no SA_RESTART: epoll_wait returns at once with EINTR
@@ -1207,9 +1359,10 @@ int main(int argc, char** argv) {
   tl.handshakes_left.store(cfg.streams);
 
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < cfg.threads; ++t) {
+  for (int t = 0, first = 0; t < cfg.threads; ++t) {
     const int count = cfg.streams / cfg.threads + (t < cfg.streams % cfg.threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(cfg, tl, count, t == 0));
+    workers.push_back(std::make_unique<Worker>(cfg, tl, count, first, churn_share(cfg, t), t == 0));
+    first += count;
   }
   // SIGUSR1 goes to thread 0 (the coordinator) only: the others start with it blocked.
   sigset_t usr1, old;
@@ -1280,6 +1433,17 @@ int main(int argc, char** argv) {
               fmt_us(hist, 0.999).c_str(), fmt_us(hist, 1.0).c_str(), c.errors(),
               window_s, cpu_pct.c_str(), fmt_opt(rss_before).c_str(),
               fmt_opt(a.server_rss_kb).c_str(), fmt_opt(b.server_rss_kb).c_str(), other_pct.c_str());
+  // Scale: the ramp's length (first connect -> last head; NA without a head), the source
+  // addresses, and --churn's work over the window.
+  const int64_t connect_ns =
+      c.first_connect_ns >= 0 && c.last_head_ns >= 0 ? c.last_head_ns - c.first_connect_ns : -1;
+  char connect_ms[32] = "NA";
+  if (connect_ns >= 0) std::snprintf(connect_ms, sizeof connect_ms, "%.1f", double(connect_ns) / 1e6);
+  std::printf(" connect_ms=%s source_addrs=%d churn=%d churn_life_ms=%.0f churn_opened=%" PRIu64
+              " churn_closed=%" PRIu64 " churn_established=%" PRIu64 " churn_failed=%" PRIu64
+              " churn_forced=%" PRIu64,
+              connect_ms, cfg.source_addrs, cfg.churn, cfg.churn_life_ms, c.churn_opened,
+              c.churn_closed, c.churn_established, c.churn_failed, c.churn_forced);
   const ProbeStats& ps = w0.probe_stats();
   const uint64_t probes_unfinished = uint64_t(cfg.probes) - ps.ok - ps.failed;
   if (cfg.post) {  // POST mode: p50_us..max_us above are the burst's TTFE, events are tokens
@@ -1300,6 +1464,19 @@ int main(int argc, char** argv) {
               cfg.threads == 1 ? "" : "s");
   std::printf("  streams    %" PRIu64 " established / %d requested, %" PRIu64
               " received events in the window\n", c.established, cfg.streams, c.receiving);
+  std::printf("  connect    %s ms from the first connect to the last head (%" PRIu64 " streams%s)%s\n",
+              connect_ms, c.established, c.established == uint64_t(cfg.streams) ? ", all" : "",
+              cfg.source_addrs > 1
+                  ? (", from " + std::to_string(cfg.source_addrs) + " source addresses").c_str()
+                  : "");
+  if (cfg.churn > 0)
+    std::printf("  churn      %.0f opened/s, %.0f closed/s in the window (asked %d/s, each for %.0f ms):"
+                " %" PRIu64 " opened, %" PRIu64 " closed, %" PRIu64 " got their head, %" PRIu64
+                " failed, %" PRIu64 " closed early\n",
+                window_s > 0 ? double(c.churn_opened) / window_s : 0.0,
+                window_s > 0 ? double(c.churn_closed) / window_s : 0.0, cfg.churn,
+                cfg.churn_life_ms, c.churn_opened, c.churn_closed, c.churn_established,
+                c.churn_failed, c.churn_forced);
   if (cfg.post)
     std::printf("  served     %" PRIu64 " of %d (%" PRIu64 " completed), %" PRIu64
                 " got a first event\n", c.served, cfg.streams, c.completed, hist.count());
