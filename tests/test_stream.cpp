@@ -275,6 +275,9 @@ TEST_CASE("stream: flush_delay holds sends for the window, then writes them toge
     sse::server_options o;
     o.flush_delay = 1s;
     test::one_stream t(o);
+    // the head's write has completed (what is sent during a write goes out right after it)
+    REQUIRE(test::eventually([&] { return t.f.srv.stats().bytes_sent > 0; }));
+    drain_strand(t.s);
     REQUIRE(t.s->send(sse::event("a")));
     drain_strand(t.s); // without a window, the lane's flush of "a" ran before this
     CHECK(t.f.srv.stats().events_sent == 0);

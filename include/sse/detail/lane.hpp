@@ -39,7 +39,14 @@ class lane : public std::enable_shared_from_this<lane> {
 public:
     using clock = std::chrono::steady_clock;
 
-    explicit lane(const asio::any_io_executor& ex) : strand_(asio::make_strand(ex)), timer_(strand_) {}
+    /// `spread` in [0, 1): how much earlier than its window's end (as a share of a quarter of
+    /// the window) this lane flushes, so that the lanes of one context, all reached by one publish,
+    /// do not all flush at the same instant (other work, such as the publisher's own timer,
+    /// runs between them).
+    explicit lane(const asio::any_io_executor& ex, double spread = 0)
+        : strand_(asio::make_strand(ex)), spread_(spread), timer_(strand_)
+    {
+    }
 
     const asio::strand<asio::any_io_executor>& strand() const noexcept { return strand_; }
 
@@ -62,7 +69,7 @@ public:
     void schedule(std::weak_ptr<flushable> s, clock::duration delay)
     {
         if (delay <= clock::duration::zero()) return schedule(std::move(s));
-        const auto due = clock::now() + delay;
+        const auto due = clock::now() + delay - std::chrono::duration_cast<clock::duration>(delay * (spread_ / 4));
         bool arm = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
@@ -133,6 +140,7 @@ private:
     std::vector<std::weak_ptr<flushable>> delayed_; // waiting for the timer
     std::optional<clock::time_point> due_;          // when the timer ends their wait (set: armed)
     std::vector<std::weak_ptr<flushable>> running_; // strand-owned
+    const double spread_;
     asio::basic_waitable_timer<clock, asio::wait_traits<clock>, asio::strand<asio::any_io_executor>> timer_; // strand-owned
 };
 
@@ -164,7 +172,8 @@ public:
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (lanes_.empty())
-            for (std::size_t i = 0; i < count; ++i) lanes_.push_back(std::make_shared<lane>(ex));
+            for (std::size_t i = 0; i < count; ++i)
+                lanes_.push_back(std::make_shared<lane>(ex, static_cast<double>(i) / count));
         return *this;
     }
 
