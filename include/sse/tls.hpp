@@ -25,8 +25,8 @@ namespace sse {
 
 /** @brief The TLS transport: OpenSSL on a TCP socket's descriptor (`native_handle()` is the
     `SSL*`, `lowest_layer()` the socket). Unlike `asio::ssl::stream` it holds no buffer of its own
-    and lets OpenSSL release its record buffers while idle: an open HTTPS stream costs a few KB
-    (see the README's Performance section). */
+    and lets OpenSSL release its record buffers while idle: an open HTTPS stream costs about 16 KB
+    (OpenSSL's session state; see the README's Performance section). */
 using tls_socket = detail::tls_stream;
 
 namespace detail {

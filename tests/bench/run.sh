@@ -99,13 +99,7 @@ CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-6}
 BUDGET_S=${BUDGET_S:-540}
 ASIO_THREADS=${ASIO_THREADS:-1}
 FLOOR_BATCH=${FLOOR_BATCH:-1}
-if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-  SERVER_CPUS=${SERVER_CPUS-0}
-  CLIENT_CPUS=${CLIENT_CPUS-1}
-else
-  SERVER_CPUS=${SERVER_CPUS-}
-  CLIENT_CPUS=${CLIENT_CPUS-}
-fi
+pin_cpus
 REDIS_CPUS=${REDIS_CPUS-$SERVER_CPUS}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 POST_N=${POST_N:-1000}
@@ -140,11 +134,7 @@ POINTS=(
 
 
 # Command prefixes that pin a process to a CPU list (empty: no pinning).
-SERVER_PIN=()
-CLIENT_PIN=()
 REDIS_PIN=()
-[[ -z $SERVER_CPUS ]] || SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[[ -z $CLIENT_CPUS ]] || CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 [[ -z $REDIS_CPUS ]] || REDIS_PIN=(taskset -c "$REDIS_CPUS")
 
 # ---------------------------------------------------------------------------
@@ -156,9 +146,8 @@ NCHAN_WORKERS=""
 REDIS_TMP=""  # the cluster scenario's Redis directory (nothing is saved in it)
 
 stop_children() {  # newest first: the publisher goes before nginx, the nodes before Redis
-  local i pid
-  for ((i = ${#CHILDREN[@]} - 1; i >= 0; i--)); do stop_pid "${CHILDREN[i]}"; done
-  CHILDREN=()
+  local pid
+  stop_recorded
   # nginx workers die with their master; only a KILLed master leaves them.
   for pid in ${NCHAN_WORKERS//,/ }; do
     if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == nginx ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
@@ -194,18 +183,6 @@ build_tools() {
       "$cc" -std=c11 -O2 -Wall -Wextra -o "$out" "$BENCH_DIR/$tool.c"
     fi
   done
-}
-
-children_of() { ps -o pid= --ppid "$1" | tr -d ' ' | paste -sd, -; }
-
-wait_children() {  # pid: its children's PIDs, comma-separated (5 s max)
-  local i kids
-  for ((i = 0; i < 50; i++)); do
-    kids=$(children_of "$1")
-    if [[ -n $kids ]]; then echo "$kids"; return 0; fi
-    sleep 0.1
-  done
-  return 1
 }
 
 # Starts a server; sets SERVER_PID (what to stop), MEASURE_PIDS (what to

@@ -71,17 +71,7 @@ PAYLOAD=64
 RATE=1
 SERVER_MAX_S=300      # the server exits by itself after this (timeout(1))
 FD_SPARE=256          # descriptors beyond one per stream (epoll, listener, stdio, ...)
-if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-  SERVER_CPUS=${SERVER_CPUS-0}
-  CLIENT_CPUS=${CLIENT_CPUS-1}
-else
-  SERVER_CPUS=${SERVER_CPUS-}
-  CLIENT_CPUS=${CLIENT_CPUS-}
-fi
-SERVER_PIN=()
-CLIENT_PIN=()
-[[ -z $SERVER_CPUS ]] || SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[[ -z $CLIENT_CPUS ]] || CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+pin_cpus
 
 fail() { log "scale.sh: $*"; exit 1; }
 
@@ -90,14 +80,8 @@ fail() { log "scale.sh: $*"; exit 1; }
 CHILDREN=()
 RESTORE_SYSCTLS=()   # "key=old value" pairs, restored on exit
 
-stop_children() {  # newest first
-  local i
-  for ((i = ${#CHILDREN[@]} - 1; i >= 0; i--)); do stop_pid "${CHILDREN[i]}"; done
-  CHILDREN=()
-}
-
 on_exit() {
-  stop_children
+  stop_recorded
   local kv
   for kv in "${RESTORE_SYSCTLS[@]}"; do
     if sysctl -q -w "$kv" >/dev/null 2>&1; then log "restored $kv"; else log "could not restore $kv"; fi
@@ -105,17 +89,6 @@ on_exit() {
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
-
-wait_child() {  # pid: its (first) child's PID (5 s max)
-  local i kid
-  for ((i = 0; i < 50; i++)); do
-    kid=$(ps -o pid= --ppid "$1" | tr -d ' ' | head -n1)
-    if [[ -n $kid ]]; then echo "$kid"; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 
 # TcpExt ListenOverflows / ListenDrops of this network namespace (NA if unreadable).
 netstat_field() {
@@ -224,9 +197,9 @@ run_pass() {
   wrapper=$!
   disown "$wrapper"
   CHILDREN+=("$wrapper")
-  spid=$(wait_child "$wrapper") || { log "$name: server did not start (see $logp.server.log)"; return 1; }
+  spid=$(wait_children "$wrapper") || { log "$name: server did not start (see $logp.server.log)"; return 1; }
   CHILDREN+=("$spid")
-  wait_port "$port" "$wrapper" || { log "$name: server did not listen (see $logp.server.log)"; stop_children; return 1; }
+  wait_port "$port" "$wrapper" || { log "$name: server did not listen (see $logp.server.log)"; stop_recorded; return 1; }
   local churn_args=()
   ((churn > 0)) && churn_args=(--churn "$churn" --churn-life-ms "$CHURN_LIFE_MS")
   local over0 drop0
@@ -243,7 +216,7 @@ run_pass() {
   [[ $over0 == NA || $over1 == NA ]] || overflows=$((over1 - over0))
   local rss_now
   rss_now=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status" 2>/dev/null || echo NA)
-  stop_children
+  stop_recorded
   grep -v '^RESULT ' "$logp.load.log" | sed 's/^/  /' >&2 || true
   [[ -f $logp.server.log ]] && sed 's/^/  server: /' "$logp.server.log" >&2
   res=$(grep -m1 '^RESULT ' "$logp.load.log" || true)

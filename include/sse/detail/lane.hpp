@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -39,12 +38,11 @@ class lane : public std::enable_shared_from_this<lane> {
 public:
     using clock = std::chrono::steady_clock;
 
-    /// `spread` in [0, 1): how much earlier than its window's end (as a share of a quarter of
-    /// the window) this lane flushes, so that the lanes of one context, all reached by one publish,
-    /// do not all flush at the same instant (other work, such as the publisher's own timer,
-    /// runs between them).
-    explicit lane(const asio::any_io_executor& ex, double spread = 0)
-        : strand_(asio::make_strand(ex)), spread_(spread), timer_(strand_)
+    /// `early` in [0, 1): the share of a window by which this lane ends it early, so that the
+    /// lanes of one context, all reached by one publish, do not all flush at the same instant
+    /// (other work, such as the publisher's own timer, runs between them).
+    explicit lane(const asio::any_io_executor& ex, double early = 0)
+        : strand_(asio::make_strand(ex)), early_(early), timer_(strand_)
     {
     }
 
@@ -69,13 +67,13 @@ public:
     void schedule(std::weak_ptr<flushable> s, clock::duration delay)
     {
         if (delay <= clock::duration::zero()) return schedule(std::move(s));
-        const auto due = clock::now() + delay - std::chrono::duration_cast<clock::duration>(delay * (spread_ / 4));
+        const auto due = clock::now() + delay - std::chrono::duration_cast<clock::duration>(delay * early_);
         bool arm = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
-            delayed_.push_back(std::move(s));
-            arm = !due_ || due < *due_;
+            arm = delayed_.empty() || due < due_;
             if (arm) due_ = due;
+            delayed_.push_back(std::move(s));
         }
         if (arm) asio::post(strand_, [w = weak_from_this()] {
             if (auto self = w.lock()) self->arm();
@@ -90,8 +88,8 @@ private:
         clock::time_point due;
         {
             std::lock_guard<std::mutex> lock(mu_);
-            if (!due_) return; // flushed meanwhile
-            due = *due_;
+            if (delayed_.empty()) return; // flushed meanwhile
+            due = due_;
         }
         timer_.expires_at(due);
         timer_.async_wait([w = weak_from_this()](asio_error_code ec) {
@@ -107,7 +105,6 @@ private:
             std::lock_guard<std::mutex> lock(mu_);
             for (auto& s : delayed_) waiting_.push_back(std::move(s));
             delayed_.clear();
-            due_.reset();
         }
         run();
     }
@@ -137,10 +134,10 @@ private:
     std::mutex mu_;                             // guards the four below
     std::vector<std::weak_ptr<flushable>> waiting_;
     bool posted_ = false;                       // a run() is posted and has not started yet
-    std::vector<std::weak_ptr<flushable>> delayed_; // waiting for the timer
-    std::optional<clock::time_point> due_;          // when the timer ends their wait (set: armed)
+    std::vector<std::weak_ptr<flushable>> delayed_; // waiting for the timer (any: it is armed)
+    clock::time_point due_{};                       // when the timer ends their wait
     std::vector<std::weak_ptr<flushable>> running_; // strand-owned
-    const double spread_;
+    const double early_;
     asio::basic_waitable_timer<clock, asio::wait_traits<clock>, asio::strand<asio::any_io_executor>> timer_; // strand-owned
 };
 
@@ -173,7 +170,7 @@ public:
         std::lock_guard<std::mutex> lock(mu_);
         if (lanes_.empty())
             for (std::size_t i = 0; i < count; ++i)
-                lanes_.push_back(std::make_shared<lane>(ex, static_cast<double>(i) / count));
+                lanes_.push_back(std::make_shared<lane>(ex, static_cast<double>(i) / (4 * count))); // up to a quarter
         return *this;
     }
 

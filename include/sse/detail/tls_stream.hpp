@@ -37,6 +37,9 @@ namespace sse::detail {
     `send` with `MSG_NOSIGNAL`: a peer that has gone raises no SIGPIPE), holding no buffer. */
 class socket_bio {
 public:
+    /// Whether a socket call's `errno` says "try again later".
+    static bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
     /// A BIO for descriptor `fd` (not closed with it); null if OpenSSL cannot make one.
     static BIO* make(int fd)
     {
@@ -64,8 +67,6 @@ private:
         }();
         return m;
     }
-
-    static bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
     static int write(BIO* b, const char* data, int n)
     {
@@ -101,14 +102,12 @@ public:
     using executor_type = asio::ip::tcp::socket::executor_type;
     using lowest_layer_type = asio::ip::tcp::socket;
 
-    /// Takes `s` (made non-blocking) for a server session of context `ctx`, which it keeps
-    /// alive. The `SSL` is made when the client's first bytes arrive (`async_handshake`):
+    /// Takes `s` for a server session of context `ctx`, which it keeps alive (its I/O never
+    /// blocks: the BIO says `MSG_DONTWAIT`). The `SSL` is made when the client's first bytes arrive (`async_handshake`):
     /// until then `native_handle()` is null, and a connection costs no more than plain TCP.
     tls_stream(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> ctx)
         : socket_(std::move(s)), ctx_(std::move(ctx))
     {
-        asio_error_code ec;
-        socket_.native_non_blocking(true, ec); // the BIO says MSG_DONTWAIT anyway
     }
     tls_stream(tls_stream&& o) noexcept
         : socket_(std::move(o.socket_)), ctx_(std::move(o.ctx_)), ssl_(std::exchange(o.ssl_, nullptr))
@@ -131,7 +130,6 @@ public:
     executor_type get_executor() noexcept { return socket_.get_executor(); }
     SSL* native_handle() const noexcept { return ssl_; }
     lowest_layer_type& lowest_layer() noexcept { return socket_; }
-    lowest_layer_type& next_layer() noexcept { return socket_; }
 
     /// The server side of the handshake. Completion: `void(asio_error_code)`.
     template <class CompletionToken>
@@ -182,7 +180,7 @@ private:
             if (!s.ssl_) {
                 char byte;
                 const int fd = s.socket_.native_handle();
-                if (::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                if (::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && socket_bio::would_block(errno))
                     return SSL_ERROR_WANT_READ;
                 if (!s.start(fd)) return SSL_ERROR_SSL;
             }
