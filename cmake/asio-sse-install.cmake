@@ -30,6 +30,12 @@ if(TARGET asio-sse-redis)
   install(EXPORT asio-sse-redis-targets NAMESPACE asio-sse:: DESTINATION "${ASIO_SSE_CONFIG_DIR}")
 endif()
 
+if(TARGET asio-sse-http2)
+  # likewise, for find_package(asio-sse COMPONENTS http2)
+  install(TARGETS asio-sse-http2 EXPORT asio-sse-http2-targets)
+  install(EXPORT asio-sse-http2-targets NAMESPACE asio-sse:: DESTINATION "${ASIO_SSE_CONFIG_DIR}")
+endif()
+
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/asio-sse-config.cmake.in"
                               "${PROJECT_BINARY_DIR}/asio-sse-config.cmake"
                               INSTALL_DESTINATION "${ASIO_SSE_CONFIG_DIR}")
@@ -38,4 +44,5 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/asio-sse-config-version.
 install(FILES "${PROJECT_BINARY_DIR}/asio-sse-config.cmake" "${PROJECT_BINARY_DIR}/asio-sse-config-version.cmake"
               "${PROJECT_SOURCE_DIR}/cmake/Findasio.cmake" "${PROJECT_SOURCE_DIR}/cmake/Findhiredis.cmake"
               "${PROJECT_SOURCE_DIR}/cmake/asio-sse-hiredis.cmake" "${PROJECT_SOURCE_DIR}/cmake/asio-sse-boost.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/Findnghttp2.cmake"
         DESTINATION "${ASIO_SSE_CONFIG_DIR}")

@@ -13,7 +13,7 @@ cd "$root"
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(plain asan tsan boost cxx20 fuzz clients)
 
-bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl libhiredis-dev redis-server nlohmann-json3-dev librestinio-dev libcpp-httplib-dev || exit 1
+bash tests/install-deps.sh g++ clang cmake ninja-build libasio-dev catch2 curl libssl-dev openssl libhiredis-dev redis-server nlohmann-json3-dev librestinio-dev libcpp-httplib-dev libnghttp2-dev nghttp2-client || exit 1
 
 jobs=$(nproc)
 passed=0

@@ -26,6 +26,10 @@
 
 namespace sse {
 
+namespace detail {
+struct server_access; // what another protocol's component (HTTP/2) sets on a server
+} // namespace detail
+
 /** @brief An SSE server over the transport `Socket`: owns an acceptor, routes each request by
     path (exact, or a pattern like `/rooms/{id}`), and hands stream requests to the route's
     handler as an `sse::stream`.
@@ -204,10 +208,15 @@ public:
     template <class S = Socket, class = std::enable_if_t<!detail::transport<S>::plaintext>>
     void set_context(context_type ctx)
     {
-        asio::dispatch(impl_->acceptor_strand, [i = impl_, c = checked(std::move(ctx))]() mutable { i->ctx = std::move(c); });
+        asio::dispatch(impl_->acceptor_strand, [i = impl_, c = checked(std::move(ctx))]() mutable {
+            if (i->handoff.take) transport::offer_h2(c); // HTTP/2 enabled: offered on the new context too
+            i->ctx = std::move(c);
+        });
     }
 
 private:
+    friend struct detail::server_access;
+
     struct impl : std::enable_shared_from_this<impl> {
         impl(executor_type e, typename transport::context c, const server_options& o)
             : ex(std::move(e)), acceptor_strand(asio::make_strand(ex)), acceptor(acceptor_strand),
@@ -308,7 +317,7 @@ private:
             s.set_option(asio::ip::tcp::no_delay(true), ec);
             auto c = std::make_shared<detail::connection<Socket>>(transport::wrap(std::move(s), ctx), asio::make_strand(ex),
                                                                   state, routes, detail::connection_slot(*state, client),
-                                                                  remote.address());
+                                                                  remote.address(), &handoff);
             c->start();
         }
 
@@ -333,6 +342,7 @@ private:
         std::shared_ptr<detail::server_state> state;
         std::shared_ptr<detail::router> routes;
         typename transport::context ctx;
+        detail::protocol_handoff<Socket> handoff; // HTTP/2, if enabled (before start())
         bool started = false;
         std::atomic<bool> stop_requested{false};
     };

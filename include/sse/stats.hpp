@@ -27,6 +27,11 @@ struct stats {
     std::uint64_t authorization_denied = 0;   ///< stream requests an `authorize` hook denied
     std::uint64_t client_limit_refusals = 0;  ///< connections refused: `max_connections_per_client`
     std::uint64_t client_rate_refusals = 0;   ///< connections refused: `connection_rate_per_client`
+    std::uint64_t http2_connections = 0;      ///< connections served over HTTP/2 (`sse/http2.hpp`)
+    std::uint64_t http2_streams = 0;          ///< HTTP/2 streams (requests) clients opened
+    std::uint64_t http2_resets = 0;           ///< HTTP/2 streams clients reset (RST_STREAM)
+    std::uint64_t http2_abuse_closes = 0;     ///< HTTP/2 connections ended for abuse (resets, control floods, unread output)
+    std::uint64_t http2_protocol_errors = 0;  ///< HTTP/2 connections ended for a protocol error
 };
 
 namespace detail {
@@ -36,7 +41,8 @@ struct counters {
     std::atomic<std::uint64_t> connections_open{0}, connections_total{0}, streams_open{0}, streams_total{0},
         requests_rejected{0}, events_sent{0}, bytes_sent{0}, heartbeats_sent{0}, events_dropped{0},
         slow_disconnects{0}, write_timeouts{0}, replayed_events{0}, handler_errors{0}, tls_handshake_failures{0},
-        authorization_denied{0}, client_limit_refusals{0}, client_rate_refusals{0};
+        authorization_denied{0}, client_limit_refusals{0}, client_rate_refusals{0}, http2_connections{0},
+        http2_streams{0}, http2_resets{0}, http2_abuse_closes{0}, http2_protocol_errors{0};
 
     sse::stats snapshot() const noexcept
     {
@@ -46,7 +52,8 @@ struct counters {
                 bytes_sent.load(r),       heartbeats_sent.load(r),   events_dropped.load(r),
                 slow_disconnects.load(r), write_timeouts.load(r),    replayed_events.load(r),
                 handler_errors.load(r),   tls_handshake_failures.load(r), authorization_denied.load(r),
-                client_limit_refusals.load(r), client_rate_refusals.load(r)};
+                client_limit_refusals.load(r), client_rate_refusals.load(r), http2_connections.load(r),
+                http2_streams.load(r), http2_resets.load(r), http2_abuse_closes.load(r), http2_protocol_errors.load(r)};
     }
 };
 

@@ -223,6 +223,12 @@ protected:
     /// Closes the socket (and lets it go once no operation of it is pending).
     virtual void close_transport() noexcept = 0;
 
+    /** The bytes that answer the request, written first: the stream's head with `extra`
+        headers (and its preamble), or the plain `rejection`, for HTTP/1.1. A transport with
+        framing of its own (HTTP/2) keeps the status and headers for its frames and returns the
+        body alone. Called once, under the stream's lock, before the first `start_write`. */
+    virtual std::string answer_bytes(const response* rejection, const std::vector<std::pair<std::string, std::string>>& extra,
+                                     bool head_only);
     /// Writes what of `buffers` the socket takes without waiting (plain TCP); when it takes
     /// nothing, or cannot write that way (TLS), sets `asio::error::would_block`.
     virtual std::size_t try_write(const write_buffers& buffers, std::error_code& ec) = 0;
@@ -243,6 +249,9 @@ protected:
             start_read(); // a client may send bytes; they mean nothing on a stream
     }
 
+    /// The server's options.
+    const server_options& options() const noexcept { return reg_.state().options; }
+
     /// On the strand: whether the stream has ended (its transport may go once idle).
     bool finished() const noexcept { return finished_; }
 
@@ -255,7 +264,6 @@ private:
     using kind = detail::item_kind;
     using results = detail::send_queue::results;
 
-    const server_options& options() const noexcept { return reg_.state().options; }
 
     bool is_closed() const
     {

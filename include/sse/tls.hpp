@@ -19,6 +19,7 @@
 #include <memory>
 #include <openssl/ssl.h>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace sse {
@@ -30,6 +31,18 @@ namespace sse {
 using tls_socket = detail::tls_stream;
 
 namespace detail {
+
+/// ALPN, on the server: `h2` if the client offers it, else `http/1.1`, else no protocol.
+inline int select_h2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                     void*)
+{
+    static const unsigned char ours[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    unsigned char* chosen = nullptr;
+    if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+}
 
 /** @brief TLS: the context is the user's `asio::ssl::context`, shared. Each connection keeps the
     context it started with alive, so `set_context()` may replace it while older connections are
@@ -43,6 +56,17 @@ struct transport<tls_socket> {
     static bool usable(const context& c) noexcept { return c != nullptr; }
 
     static tls_socket wrap(asio::ip::tcp::socket s, context& c) { return tls_socket(std::move(s), c); }
+
+    static std::string_view alpn(const tls_socket& s) noexcept
+    {
+        const unsigned char* p = nullptr;
+        unsigned int n = 0;
+        if (s.native_handle()) SSL_get0_alpn_selected(s.native_handle(), &p, &n);
+        return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
+    }
+
+    /// The server's ALPN choice: `h2` if the client offers it, else `http/1.1`, else none.
+    static void offer_h2(context& c) noexcept { SSL_CTX_set_alpn_select_cb(c->native_handle(), &select_h2, nullptr); }
 
     template <class Handler>
     static void async_handshake(tls_socket& s, Handler&& h)

@@ -5,7 +5,7 @@
 #   2. with Asio only as a CMake package (asio::asio, as vcpkg and Conan give it): a stand-in
 #      asio-config.cmake over the outer build's Asio headers, found through asio_DIR while those
 #      headers are hidden from our Findasio module, in the library's configure and the consumer's.
-# Variables (-D): SOURCE_DIR, BINARY_DIR, GENERATOR, CXX, EXPECT_TLS, EXPECT_REDIS, EXPECT_BOOST; forwarded
+# Variables (-D): SOURCE_DIR, BINARY_DIR, GENERATOR, CXX, EXPECT_TLS, EXPECT_REDIS, EXPECT_HTTP2, EXPECT_BOOST; forwarded
 # from the outer build, lists joined with '|': PREFIX_PATH, TOOLCHAIN_FILE, ASIO_ROOT, ASIO_DIR,
 # CXX_FLAGS, BUILD_TYPE, VCPKG_INSTALLED_DIR, VCPKG_TARGET_TRIPLET, and ASIO_INCLUDE_DIRS (the
 # include directories of the outer build's asio::asio, for case 2).
@@ -98,6 +98,9 @@ endif()
 if(EXPECT_REDIS)
   run_app("${BINARY_DIR}/app" consumer-redis)
 endif()
+if(EXPECT_HTTP2)
+  run_app("${BINARY_DIR}/app" consumer-http2)
+endif()
 if(EXPECT_BOOST)
   run_app("${BINARY_DIR}/app" consumer-boost)
 endif()
@@ -129,11 +132,11 @@ file(WRITE "${fake}/asio-config.cmake"
      "message(STATUS \"${marker} \${CMAKE_CURRENT_LIST_DIR}\")\n")
 # asio_DIR names the package; CMAKE_IGNORE_PATH hides the headers from find_path(), so our
 # Findasio module cannot find them and a configure that did not take the package fails.
-# OpenSSL, hiredis and Boost stay out of this case (only the plain consumer is built).
+# OpenSSL, hiredis, nghttp2 and Boost stay out of this case (only the plain consumer is built).
 set(pkg_cache "${forwarded}")
 string(APPEND pkg_cache "set(asio_DIR [==[${fake}]==] CACHE PATH \"\")\n"
                         "set(CMAKE_IGNORE_PATH [==[${asio_headers}]==] CACHE STRING \"\")\n")
-foreach(pkg OpenSSL hiredis Boost)
+foreach(pkg OpenSSL hiredis nghttp2 Boost)
   string(APPEND pkg_cache "set(CMAKE_DISABLE_FIND_PACKAGE_${pkg} ON CACHE BOOL \"\")\n")
 endforeach()
 set(pkg_prefix "${BINARY_DIR}/pkg-prefix")

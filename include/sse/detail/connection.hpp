@@ -5,7 +5,7 @@
 #include <sse/authorization.hpp>
 #include <sse/detail/asio.hpp>
 #include <sse/detail/chunked.hpp>
-#include <sse/detail/cors.hpp>
+#include <sse/detail/dispatch.hpp>
 #include <sse/detail/http_parser.hpp>
 #include <sse/detail/router.hpp>
 #include <sse/detail/server_state.hpp>
@@ -22,11 +22,18 @@
 
 namespace sse::detail {
 
-/// The CORS grant of `r`'s route (none if the route has no policy).
-inline std::vector<std::pair<std::string, std::string>> grant_for(const route& rt, const request& r)
-{
-    return rt.options.cors ? cors_grant(*rt.options.cors, r) : std::vector<std::pair<std::string, std::string>>();
-}
+/** @brief Another protocol's taker of a connection (HTTP/2, see `sse/http2.hpp`): the socket
+    once its handshake is done, what was read of it already (an `h2c` preface), its slot and the
+    peer's address. Set on the server before it starts; read-only after. */
+template <class Socket>
+struct protocol_handoff {
+    std::function<void(Socket, std::string, connection_slot, asio::ip::address)> take;
+    /// Whether the first bytes are the other protocol's (cleartext: HTTP/2's preface), not ALPN.
+    bool cleartext = false;
+};
+
+/// The connection preface every HTTP/2 client sends first (RFC 9113, 3.4).
+inline constexpr std::string_view h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /** @brief An accepted connection until it becomes a stream: handshake (within the handshake
     timeout), bounded head read (within the head timeout), routing, the body (bounded, within
@@ -39,11 +46,13 @@ public:
     using strand_type = asio::strand<asio::any_io_executor>;
 
     connection(Socket socket, strand_type strand, std::shared_ptr<server_state> state,
-               std::shared_ptr<const router> routes, connection_slot slot, asio::ip::address remote)
+               std::shared_ptr<const router> routes, connection_slot slot, asio::ip::address remote,
+               const protocol_handoff<Socket>* handoff = nullptr)
         : reg_(std::move(state)), socket_(std::move(socket)), strand_(std::move(strand)),
           timer_(strand_.get_inner_executor()),
           routes_(std::move(routes)), slot_(std::move(slot)), remote_(std::move(remote)),
-          parser_(reg_.state().options.max_head_bytes, reg_.state().options.max_headers)
+          parser_(reg_.state().options.max_head_bytes, reg_.state().options.max_headers),
+          dispatch_(reg_.state(), *routes_), handoff_(handoff && handoff->take ? handoff : nullptr)
     {
     }
 
@@ -85,8 +94,26 @@ private:
             return;
         }
         handshaken_ = true;
+        if (handoff_ && !handoff_->cleartext && transport<Socket>::alpn(socket_) == "h2") return hand_off();
         if (!transport<Socket>::plaintext) arm_deadline(options().head_timeout);
         do_read();
+    }
+
+    // The connection speaks the other protocol: its socket, slot and what was read go to it.
+    void hand_off()
+    {
+        timer_.cancel();
+        phase_ = phase::done;
+        handoff_->take(std::move(socket_), std::move(buf_), std::move(slot_), remote_);
+    }
+
+    // Cleartext, on the first request only: whether the bytes so far begin HTTP/2's preface
+    // (then the whole preface decides).
+    bool h2_preface_so_far() const
+    {
+        if (!handoff_ || !handoff_->cleartext || served_) return false;
+        const std::size_t n = std::min(buf_.size(), h2_preface.size());
+        return std::string_view(buf_).substr(0, n) == h2_preface.substr(0, n);
     }
 
     void handshake_failed()
@@ -133,6 +160,11 @@ private:
     bool process()
     {
         if (phase_ == phase::head) {
+            if (!buf_.empty() && h2_preface_so_far()) {
+                if (buf_.size() < h2_preface.size()) return false;
+                hand_off();
+                return true;
+            }
             switch (parser_.scan(buf_)) {
             case request_parser::state::need_more: return false;
             case request_parser::state::failed: reply_error(parser_.status()); return true;
@@ -175,34 +207,9 @@ private:
     // The head is parsed: route it. False if a body must still be read.
     bool route_head()
     {
-        auto& st = reg_.state();
-        if (st.stopping.load(std::memory_order_acquire)) {
-            reply_error(503);
-            return true;
-        }
-        int status = 0;
-        route_ = routes_->find(req_, status);
-        if (!route_) {
-            reply_error(status);
-            return true;
-        }
-        preflight_ = req_.method() == "OPTIONS" && route_->options.cors;
-        wants_stream_ = !preflight_ && route_->on_stream && (!route_->on_request || req_.accepts_event_stream());
         const bool has_body = parser_.chunked() || parser_.content_length() != 0;
-        if (wants_stream_) {
-            const auto& methods = route_->stream_methods;
-            if (std::find(methods.begin(), methods.end(), req_.method()) == methods.end()) {
-                response r(405, "405 Method Not Allowed\n");
-                reply_error(r.header("Allow", joined(methods)));
-                return true;
-            }
-            if (has_body && (req_.method() == "GET" || req_.method() == "HEAD")) {
-                reply_error(response(400, "400 Bad Request: a GET or HEAD stream request takes no body\n"));
-                return true;
-            }
-        }
-        if (parser_.content_length() > options().max_body_bytes) {
-            reply_error(413);
+        if (auto refusal = dispatch_.route_head(req_, has_body, parser_.content_length())) {
+            reply_error(std::move(*refusal));
             return true;
         }
         if (!has_body) {
@@ -239,8 +246,8 @@ private:
     // The request is complete (its body too): answer it, or authorize and open the stream.
     void handle()
     {
-        if (!wants_stream_) return answer_plain();
-        if (route_->options.authorize) return authorize();
+        if (!dispatch_.wants_stream()) return answer_plain();
+        if (dispatch_.needs_authorization()) return authorize();
         open_stream({});
     }
 
@@ -248,17 +255,12 @@ private:
     // head timeout (or of the body timeout, after a body).
     void authorize()
     {
-        auto done = authorization_access::make([weak = this->weak_from_this(), strand = strand_](auth_decision d) {
+        const bool asked = dispatch_.authorize(req_, [weak = this->weak_from_this(), strand = strand_](auth_decision d) {
             asio::post(strand, [weak, d = std::move(d)]() mutable {
                 if (auto self = weak.lock()) self->on_decision(std::move(d));
             });
         });
-        try {
-            route_->options.authorize(req_, std::move(done));
-        } catch (...) {
-            bump(reg_.state().stats.handler_errors);
-            if (!busy_) reply_error(500);
-        }
+        if (!asked && !busy_) reply_error(500);
     }
 
     void on_decision(auth_decision d)
@@ -267,9 +269,7 @@ private:
         if (busy_ || !socket_.lowest_layer().is_open()) return;
         switch (d.what) {
         case auth_decision::kind::abandon: return close();
-        case auth_decision::kind::deny:
-            bump(reg_.state().stats.authorization_denied);
-            return reply_error(*d.denial);
+        case auth_decision::kind::deny: return reply_error(dispatch_.denied(d));
         case auth_decision::kind::allow: return open_stream(std::move(d.user));
         }
     }
@@ -277,10 +277,7 @@ private:
     // Opens the stream, within the server's and the route's stream limits.
     void open_stream(std::any user)
     {
-        const auto& ro = route_->options;
-        if ((options().max_streams && reg_.state().stats.streams_open.load() >= options().max_streams) ||
-            (ro.max_streams && route_->streams->load() >= ro.max_streams))
-            return reply_error(503);
+        if (!dispatch_.stream_allowed()) return reply_error(503);
         become_stream(std::move(user));
     }
 
@@ -291,49 +288,17 @@ private:
     void become_stream(std::any user)
     {
         timer_.cancel();
-        slot_.count_in(route_->streams);
-        auto s = stream_access::make<Socket>(std::move(socket_), reg_.state().next_lane(), std::move(req_),
-                                             reg_.state_ptr(), std::move(slot_));
-        s->user() = std::move(user);
-        auto grant = grant_for(*route_, s->request());
-        try {
-            route_->on_stream(s);
-        } catch (...) {
-            bump(reg_.state().stats.handler_errors);
-            try {
-                s->reject(error_response(500));
-            } catch (const std::logic_error&) {
-            }
-        }
-        stream_access::open(*s, std::move(grant));
+        dispatch_.open(std::move(req_), std::move(user), std::move(slot_), [this](request req, connection_slot slot) {
+            return stream_access::make<Socket>(std::move(socket_), reg_.state().next_lane(), std::move(req),
+                                               reg_.state_ptr(), std::move(slot));
+        });
     }
 
     void answer_plain()
     {
         timer_.cancel();
         busy_ = true;
-        const bool keep_alive = wants_keep_alive();
-        if (preflight_) {
-            return reply(cors_preflight(*route_->options.cors, req_, preflight_methods()), keep_alive);
-        }
-        try {
-            response r = route_->on_request(req_);
-            for (auto& h : grant_for(*route_, req_)) r.header(std::move(h.first), std::move(h.second));
-            reply(r, keep_alive);
-        } catch (...) {
-            bump(reg_.state().stats.handler_errors);
-            reply_error(500);
-        }
-    }
-
-    // What a preflight allows: the stream route's methods, and a plain route's usual ones.
-    std::string preflight_methods() const
-    {
-        std::vector<std::string> methods = route_->stream_methods;
-        if (route_->on_request)
-            for (const char* m : {"GET", "HEAD", "POST"})
-                if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.emplace_back(m);
-        return joined(methods);
+        reply(dispatch_.answer(req_), wants_keep_alive());
     }
 
     bool wants_keep_alive() const
@@ -343,24 +308,10 @@ private:
         return !(c && iequals(*c, "close"));
     }
 
-    void reply_error(int status)
-    {
-        response r = error_response(status);
-        if (status == 503) r.header("Retry-After", std::to_string(options().retry_after.count()));
-        reply_error(r);
-    }
+    void reply_error(int status) { reply_error(dispatch_.error(status)); }
 
-    // Answers with an error (counted) and ends the connection; a routed request gets its
-    // route's CORS grant, so that a page on an allowed origin can read the status.
-    void reply_error(response r)
-    {
-        if (route_)
-            for (auto& h : grant_for(*route_, req_)) r.header(std::move(h.first), std::move(h.second));
-        bump(reg_.state().stats.requests_rejected);
-        reg_.state().tell(lifecycle_event::kind::rejected, remote_, phase_ != phase::head ? req_.path() : std::string_view(),
-                          r.status());
-        reply(r, false);
-    }
+    // Answers with an error (counted) and ends the connection.
+    void reply_error(response r) { reply(dispatch_.refused(std::move(r), req_, remote_, phase_ != phase::head), false); }
 
     void reply(const response& r, bool keep_alive)
     {
@@ -386,9 +337,10 @@ private:
         if (!keep_alive || reg_.state().stopping.load(std::memory_order_acquire)) return linger();
         // next request on this connection (pipelined bytes may already be buffered)
         phase_ = phase::head;
+        served_ = true;
         parser_.reset();
         req_ = request();
-        route_ = nullptr;
+        dispatch_ = dispatch(reg_.state(), *routes_);
         arm_deadline(options().head_timeout);
         do_read();
     }
@@ -435,9 +387,10 @@ private:
     std::string buf_, out_;
     request req_;
     std::optional<chunked_decoder> chunks_; // a chunked body being read
-    const route* route_ = nullptr;
+    dispatch dispatch_;
+    const protocol_handoff<Socket>* handoff_; // HTTP/2, if the server takes it
     enum class phase { head, body, handling, done } phase_ = phase::head;
-    bool handshaken_ = false, busy_ = false, preflight_ = false, wants_stream_ = false;
+    bool handshaken_ = false, busy_ = false, served_ = false;
     bool interim_in_flight_ = false, keep_alive_ = false;
 };
 

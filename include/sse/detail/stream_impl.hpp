@@ -11,22 +11,40 @@
 namespace sse {
 namespace detail {
 
-/// The response head that opens every stream, with `extra` headers (and the `retry:` line,
-/// if configured).
+/// The headers of every stream's `200` head (HTTP/2 drops `Connection`, as it drops every
+/// connection-specific header).
+inline const std::vector<std::pair<std::string, std::string>>& stream_head_fields()
+{
+    static const std::vector<std::pair<std::string, std::string>> fields{
+        {"Content-Type", "text/event-stream; charset=utf-8"},
+        {"Cache-Control", "no-cache"},
+        {"Connection", "keep-alive"},
+        {"X-Accel-Buffering", "no"}};
+    return fields;
+}
+
+/// What a stream sends first after its head: the `retry:` line, if configured.
+inline std::string stream_preamble(const server_options& o)
+{
+    return o.retry ? "retry: " + std::to_string(o.retry->count()) + "\n" : std::string();
+}
+
+/// The HTTP/1.1 response head that opens every stream, with `extra` headers, and the preamble.
 inline std::string stream_head(const server_options& o, const std::vector<std::pair<std::string, std::string>>& extra)
 {
-    std::string head = "HTTP/1.1 200 OK\r\n"
-                       "Content-Type: text/event-stream; charset=utf-8\r\n"
-                       "Cache-Control: no-cache\r\n"
-                       "Connection: keep-alive\r\n"
-                       "X-Accel-Buffering: no\r\n";
-    for (const auto& h : extra) head.append(h.first).append(": ").append(h.second).append("\r\n");
-    head.append("\r\n");
-    if (o.retry) head.append("retry: ").append(std::to_string(o.retry->count())).append("\n");
-    return head;
+    std::string head = "HTTP/1.1 200 OK\r\n";
+    for (const auto* fields : {&stream_head_fields(), &extra})
+        for (const auto& h : *fields) head.append(h.first).append(": ").append(h.second).append("\r\n");
+    return head.append("\r\n").append(stream_preamble(o));
 }
 
 } // namespace detail
+
+inline std::string stream::answer_bytes(const response* rejection,
+                                        const std::vector<std::pair<std::string, std::string>>& extra, bool head_only)
+{
+    return rejection ? rejection->serialize(head_only, false) : detail::stream_head(options(), extra);
+}
 
 inline bool stream::enqueue(detail::shared_buffer bytes, const std::string* id, kind k,
                             std::function<void(std::error_code)> done,
@@ -275,10 +293,10 @@ inline void stream::open(std::vector<std::pair<std::string, std::string>> extra)
             head_headers_ = {};
             if (rejection || head_only) queue_.clear(dropped); // the answer only: no events
             if (rejection) {
-                queue_.push(detail::make_shared_buffer(rejection->serialize(head_only, false)), kind::control,
+                queue_.push(detail::make_shared_buffer(answer_bytes(rejection.get(), extra, head_only)), kind::control,
                             overflow_policy::disconnect, nullptr, dropped);
             } else {
-                queue_.push_front(detail::make_shared_buffer(detail::stream_head(options(), extra)));
+                queue_.push_front(detail::make_shared_buffer(answer_bytes(nullptr, extra, head_only)));
             }
             opened_ = !rejected;
             const auto now = clock::now();

@@ -4,6 +4,7 @@
 
 #include <sse/detail/asio.hpp>
 
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -12,7 +13,8 @@ namespace sse::detail {
 /** @brief How the server makes and starts a `Socket` from an accepted TCP socket.
 
     A transport provides `context` (what the server keeps to make sockets), `usable(context)`,
-    `wrap()`, `async_handshake()` (its handler may run inline) and `plaintext` (whether the
+    `wrap()`, `async_handshake()` (its handler may run inline), `alpn()` (the protocol the
+    handshake chose, e.g. `h2`), `offer_h2(context)` (ALPN offers `h2`, then `http/1.1`) and `plaintext` (whether the
     server may answer before a handshake, e.g. a 503 to a connection over the limit). Plain TCP
     is the identity; `sse/tls.hpp` adds TLS.
 */
@@ -27,6 +29,12 @@ struct transport<asio::ip::tcp::socket> {
     static bool usable(const context&) noexcept { return true; }
 
     static asio::ip::tcp::socket wrap(asio::ip::tcp::socket s, context&) { return s; }
+
+    /// The protocol the handshake chose (ALPN): none over plain TCP.
+    static std::string_view alpn(const asio::ip::tcp::socket&) noexcept { return {}; }
+
+    /// Makes the handshakes of `context` offer HTTP/2 (ALPN): nothing to do over plain TCP.
+    static void offer_h2(context&) noexcept {}
 
     template <class Handler>
     static void async_handshake(asio::ip::tcp::socket&, Handler&& h)

@@ -1,0 +1,312 @@
+// HTTP/2 (sse/http2.hpp) over cleartext h2c, against nghttp2's client session
+// (support/h2_client.hpp) and, beside it, the HTTP/1.1 test client: the same routes, streams,
+// channels and limits as over HTTP/1.1, and the abuse an HTTP/2 server must survive.
+#include "support/catch.hpp"
+#include "support/client.hpp"
+#include "support/h2_client.hpp"
+#include "support/server_fixture.hpp"
+
+#include <sse/http2.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using test::h2_client;
+
+namespace {
+
+// A plain server with HTTP/2 on, its routes added by the test before run().
+struct h2_fixture {
+    explicit h2_fixture(sse::server_options o = {}, sse::http2_options h = {}) : f(o), h2(h) {}
+    void run()
+    {
+        sse::enable_http2(f.srv, h2);
+        f.run();
+    }
+    unsigned short port() const { return f.port(); }
+    sse::stats stats() const { return f.srv.stats(); }
+    /// Serves `path` as a subscription to `ch`, counted in `subscribed`.
+    void feed(const std::string& path, sse::channel& ch, test::counter& subscribed)
+    {
+        f.srv.on_stream(path, [&ch, &subscribed](sse::stream_ptr s) {
+            ch.subscribe(s);
+            subscribed.add();
+        });
+    }
+
+    test::stream_inbox inbox; // before f: routes refer to it until f has stopped the server
+    test::server_fixture f;
+    sse::http2_options h2;
+};
+
+bool has(const h2_client::answer& a, const std::string& text) { return a.data.find(text) != std::string::npos; }
+
+} // namespace
+
+TEST_CASE("http2: h2c streams and plain answers go through the same routes as HTTP/1.1", "[http2]")
+{
+    h2_fixture x;
+    x.f.srv.on_stream("/events", x.inbox.handler([](const sse::stream_ptr& s) { s->send(sse::event("one").id("1")); }));
+    x.f.srv.on_request("/hello", [](const sse::request& r) {
+        return sse::response(200, "hello " + std::string(r.header("x-who").value_or("?")) + "\n");
+    });
+    x.run();
+
+    h2_client c(x.port());
+    const auto ev = c.request("GET", "/events", {{"accept", "text/event-stream"}});
+    const auto hello = c.request("GET", "/hello", {{"x-who", "h2"}});
+    const auto missing = c.request("GET", "/nope");
+    const auto post = c.request("POST", "/events");
+    REQUIRE(c.wait([&] { return has(c.stream(ev), "data: one\n\n") && c.stream(hello).closed && c.stream(missing).closed &&
+                                c.stream(post).closed; }));
+    CHECK(c.stream(ev).status == 200);
+    CHECK(c.stream(ev).header("content-type") == "text/event-stream; charset=utf-8");
+    CHECK(c.stream(ev).header("cache-control") == "no-cache");
+    CHECK(c.stream(ev).header("connection").empty()); // connection-specific: not in HTTP/2
+    CHECK(c.stream(ev).data == "id: 1\ndata: one\n\n");
+    CHECK(c.stream(hello).status == 200);
+    CHECK(c.stream(hello).data == "hello h2\n");
+    CHECK(c.stream(hello).header("content-length") == "9");
+    CHECK(c.stream(missing).status == 404);
+    CHECK(c.stream(post).status == 405);
+    CHECK(c.stream(post).header("allow") == "GET, HEAD");
+
+    auto s = x.inbox.next();
+    CHECK(s->request().path() == "/events");
+    CHECK(s->request().header("Host") == "127.0.0.1"); // from :authority
+
+    // HTTP/1.1 on the same port as before
+    auto h1 = test::client::get(x.port(), "/events");
+    CHECK(h1.read_head().find("200 OK") != std::string::npos);
+    x.inbox.next();
+
+    const auto st = x.stats();
+    CHECK(st.http2_connections == 1);
+    CHECK(st.http2_streams == 4);
+    CHECK(st.streams_open == 2);
+}
+
+TEST_CASE("http2: fifty streams share one connection; close() ends one stream, not the connection", "[http2]")
+{
+    h2_fixture x;
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+
+    h2_client c(x.port());
+    std::vector<std::int32_t> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(c.request("GET", "/events?n=" + std::to_string(i)));
+    std::vector<sse::stream_ptr> streams;
+    for (int i = 0; i < 50; ++i) streams.push_back(x.inbox.next());
+    for (auto& s : streams) s->send(sse::event(std::string(s->request().query())));
+    REQUIRE(c.wait([&] {
+        for (auto id : ids)
+            if (!has(c.stream(id), "data: n=")) return false;
+        return true;
+    }));
+    for (int i = 0; i < 50; ++i) CHECK(has(c.stream(ids[i]), "data: n=" + std::to_string(i) + "\n\n"));
+
+    // the stream of request 0 ends (END_STREAM: a clean close); the others go on
+    sse::stream_ptr first;
+    for (auto& s : streams)
+        if (s->request().query() == "n=0") first = s;
+    REQUIRE(first);
+    first->send(sse::event("last"));
+    first->close();
+    for (auto& s : streams) s->send(sse::event("more"));
+    REQUIRE(c.wait([&] { return c.stream(ids[0]).closed && has(c.stream(ids[49]), "data: more\n\n"); }));
+    CHECK(c.stream(ids[0]).error_code == NGHTTP2_NO_ERROR);
+    CHECK(has(c.stream(ids[0]), "data: last\n\n"));
+    CHECK(!c.closed());
+    CHECK(test::eventually([&] { return x.stats().streams_open == 49; }));
+    CHECK(x.stats().connections_open == 1);
+}
+
+TEST_CASE("http2: a channel delivers one order to HTTP/1.1 and HTTP/2 streams; Last-Event-ID replays over HTTP/2",
+          "[http2]")
+{
+    h2_fixture x;
+    sse::channel ch;
+    test::counter subscribed;
+    x.feed("/feed", ch, subscribed);
+    x.run();
+
+    auto h1 = test::client::get(x.port(), "/feed");
+    h1.read_head();
+    h2_client c(x.port());
+    const auto id = c.request("GET", "/feed");
+    REQUIRE(subscribed.wait_for(2));
+    std::string expected;
+    for (int i = 1; i <= 20; ++i) {
+        ch.publish(sse::event("e" + std::to_string(i)));
+        expected += "id: " + std::to_string(i) + "\ndata: e" + std::to_string(i) + "\n\n";
+    }
+    REQUIRE(c.wait([&] { return c.stream(id).data.size() >= expected.size(); }));
+    CHECK(c.stream(id).data == expected);
+    CHECK(h1.read_until("data: e20\n\n") == expected);
+
+    const auto again = c.request("GET", "/feed", {{"last-event-id", "15"}});
+    REQUIRE(c.wait([&] { return has(c.stream(again), "data: e20\n\n"); }));
+    CHECK(c.stream(again).data.rfind("id: 16\ndata: e16\n\n", 0) == 0);
+    CHECK(!has(c.stream(again), "data: e15\n"));
+}
+
+TEST_CASE("http2: a client that resets a stream ends it: on_close runs, the connection goes on", "[http2]")
+{
+    h2_fixture x;
+    test::signal closed;
+    x.f.srv.on_stream("/events", x.inbox.handler([&](const sse::stream_ptr& s) { s->on_close([&](std::error_code) { closed.set(); }); }));
+    x.f.srv.on_request("/hello", [](const sse::request&) { return sse::response(200, "hi\n"); });
+    x.run();
+
+    h2_client c(x.port());
+    const auto id = c.request("GET", "/events");
+    auto s = x.inbox.next();
+    s->send(sse::event("x"));
+    REQUIRE(c.wait([&] { return has(c.stream(id), "data: x\n\n"); }));
+    c.reset(id);
+    REQUIRE(closed.wait());
+    CHECK(!s->is_open());
+    const auto hello = c.request("GET", "/hello");
+    REQUIRE(c.wait([&] { return c.stream(hello).closed; }));
+    CHECK(c.stream(hello).data == "hi\n");
+    CHECK(x.stats().http2_resets == 1);
+    CHECK(x.stats().streams_open == 0);
+}
+
+TEST_CASE("http2: request bodies arrive whole; over max_body_bytes is 413, a header list over the limit 431", "[http2]")
+{
+    sse::server_options o;
+    o.max_body_bytes = 1000;
+    o.max_head_bytes = 2000;
+    h2_fixture x(o);
+    sse::route_options ro;
+    ro.methods = {"POST"};
+    x.f.srv.on_stream("/chat", x.inbox.handler([](const sse::stream_ptr& s) {
+        s->send(sse::event("got " + std::to_string(s->request().body().size())));
+    }), ro);
+    x.run();
+
+    h2_client c(x.port());
+    const std::string body(900, 'b'), big(1500, 'B');
+    const auto ok = c.request("POST", "/chat", {{"content-type", "application/json"}}, &body);
+    const auto too_big = c.request("POST", "/chat", {}, &big);
+    const auto fat_head = c.request("POST", "/chat", {{"x-fat", std::string(3000, 'h')}}, &body);
+    REQUIRE(c.wait([&] { return has(c.stream(ok), "data: got 900\n\n") && c.stream(too_big).closed && c.stream(fat_head).closed; }));
+    CHECK(c.stream(too_big).status == 413);
+    CHECK(c.stream(fat_head).status == 431);
+    CHECK(x.inbox.next()->request().body() == body);
+    CHECK(!c.closed());
+    CHECK(x.stats().requests_rejected == 2);
+}
+
+TEST_CASE("http2: a request body that never ends gets 408 at the body timeout; the connection goes on", "[http2]")
+{
+    sse::server_options o;
+    o.body_timeout = 200ms;
+    h2_fixture x(o);
+    sse::route_options ro;
+    ro.methods = {"POST"};
+    x.f.srv.on_stream("/chat", x.inbox.handler(), ro);
+    x.f.srv.on_request("/hello", [](const sse::request&) { return sse::response(200, "hi\n"); });
+    x.run();
+
+    h2_client c(x.port());
+    const std::string part = "{\"never\":";
+    const auto id = c.request("POST", "/chat", {}, &part, false);
+    REQUIRE(c.wait([&] { return c.stream(id).closed; }, 5s));
+    CHECK(c.stream(id).status == 408);
+    const auto hello = c.request("GET", "/hello");
+    REQUIRE(c.wait([&] { return c.stream(hello).closed; }));
+    CHECK(c.stream(hello).status == 200);
+}
+
+TEST_CASE("http2: a stream whose flow-control window stays shut meets the write timeout; the connection goes on",
+          "[http2]")
+{
+    sse::server_options o;
+    o.write_timeout = 300ms;
+    h2_fixture x(o);
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.f.srv.on_request("/hello", [](const sse::request&) { return sse::response(200, "hi\n"); });
+    x.run();
+
+    h2_client c(x.port(), 64, false); // a 64-byte window, never opened further
+    const auto id = c.request("GET", "/events");
+    auto s = x.inbox.next();
+    for (int i = 0; i < 10; ++i) s->send(sse::event(std::string(100, 'x')));
+    REQUIRE(c.wait([&] { return c.stream(id).closed; }, 5s));
+    CHECK(c.stream(id).error_code == NGHTTP2_CANCEL);
+    CHECK(c.stream(id).data.size() == 64);
+    CHECK(!s->is_open());
+    CHECK(x.stats().write_timeouts == 1);
+    const auto hello = c.request("GET", "/hello");
+    REQUIRE(c.wait([&] { return c.stream(hello).closed; }));
+    CHECK(c.stream(hello).data == "hi\n");
+}
+
+TEST_CASE("http2: rapid reset, PING and SETTINGS floods and garbage end the abuser's connection, counted, while a "
+          "healthy client keeps receiving",
+          "[http2]")
+{
+    h2_fixture x;
+    sse::channel ch;
+    test::counter subscribed;
+    x.feed("/feed", ch, subscribed);
+    x.run();
+
+    h2_client healthy(x.port());
+    const auto feed = healthy.request("GET", "/feed");
+    REQUIRE(subscribed.wait_for(1));
+
+    {
+        h2_client abuser(x.port());
+        for (int i = 0; i < 1000 && !abuser.closed(); ++i) abuser.reset(abuser.request("GET", "/feed"));
+        REQUIRE(abuser.wait_closed());
+        CHECK(abuser.goaway_code() == NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    {
+        h2_client abuser(x.port());
+        for (int i = 0; i < 2000 && !abuser.closed(); ++i) abuser.ping();
+        REQUIRE(abuser.wait_closed());
+        CHECK(abuser.goaway_code() == NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    {
+        h2_client abuser(x.port());
+        for (int i = 0; i < 2000 && !abuser.closed(); ++i) abuser.settings();
+        REQUIRE(abuser.wait_closed());
+        CHECK(abuser.goaway_code() == NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    {
+        h2_client abuser(x.port());
+        abuser.raw(std::string("\x00\x00\x04\x08\x00\x00\x00\x00\x00garbage-that-is-no-frame", 33));
+        REQUIRE(abuser.wait_closed());
+        CHECK(abuser.goaway_code() != -1);
+    }
+    const auto st = x.stats();
+    CHECK(st.http2_abuse_closes == 3);
+    CHECK(st.http2_protocol_errors == 1);
+
+    ch.publish(sse::event("still here"));
+    REQUIRE(healthy.wait([&] { return has(healthy.stream(feed), "data: still here\n\n"); }));
+    CHECK(!healthy.closed());
+}
+
+TEST_CASE("http2: stop() sends GOAWAY, ends the streams with the final event, and lets run() return", "[http2]")
+{
+    h2_fixture x;
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+    h2_client c(x.port());
+    const auto id = c.request("GET", "/events");
+    x.inbox.next();
+    REQUIRE(c.wait([&] { return c.stream(id).status == 200; })); // open (a stream still in its handler is closed after its head)
+    x.f.srv.stop(sse::event("bye"));
+    REQUIRE(c.wait([&] { return c.stream(id).closed; }));
+    CHECK(has(c.stream(id), "data: bye\n\n"));
+    CHECK(c.stream(id).error_code == NGHTTP2_NO_ERROR);
+    CHECK(c.goaway_code() == NGHTTP2_NO_ERROR);
+    CHECK(x.f.stop_and_join());
+}
