@@ -8,7 +8,7 @@
 //     -keyout key.pem -out cert.pem                  (one command: a self-signed certificate)
 //   sse-http2-dashboard --cert cert.pem --key key.pem       (HTTPS; h2 by ALPN, else HTTP/1.1)
 //   open https://localhost:8443/?n=50                 (or: nghttp -v https://localhost:8443/widgets/1)
-//   sse-http2-dashboard --port 8080                   (no certificate: cleartext h2c or HTTP/1.1,
+//   sse-http2-dashboard --port 8080                   (port 0 picks one; no certificate: cleartext h2c or HTTP/1.1,
 //                                                      e.g. curl --http2-prior-knowledge -N http://127.0.0.1:8080/widgets/1)
 // --http1 serves HTTP/1.1 only (to see the six-connection limit).
 #include <sse/http2.hpp>
@@ -130,7 +130,8 @@ int main(int argc, char** argv)
         std::cerr << "sse-http2-dashboard: " << e.what() << "\n";
         return 1;
     }
-    std::cout << "sse-http2-dashboard: " << (secure ? "https" : "http") << "://" << cfg.address << ":" << cfg.port
+    const unsigned short port = secure ? secure->local_endpoint().port() : plain->local_endpoint().port();
+    std::cout << "sse-http2-dashboard: " << (secure ? "https" : "http") << "://" << cfg.address << ":" << port
               << "/?n=50 (" << (cfg.http1_only ? "HTTP/1.1 only" : secure ? "h2 or HTTP/1.1" : "h2c or HTTP/1.1") << ")"
               << std::endl;
 

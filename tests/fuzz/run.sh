@@ -8,10 +8,10 @@ set -uo pipefail
 seconds=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-targets=(fuzz_http_parser fuzz_event)
+targets=(fuzz_http_parser fuzz_event fuzz_h2_session)
 dir=build/fuzz
 
-bash tests/install-deps.sh clang libclang-rt-14-dev cmake ninja-build libasio-dev catch2 || exit 1
+bash tests/install-deps.sh clang libclang-rt-14-dev cmake ninja-build libasio-dev catch2 libnghttp2-dev || exit 1
 mkdir -p "$dir/artifacts"
 if ! { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
          -DASIO_SSE_FUZZ=ON -DASIO_SSE_HEADER_CHECK=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF -DASIO_SSE_INSTALL=OFF &&

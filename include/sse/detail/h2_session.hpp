@@ -144,22 +144,17 @@ public:
         connection must end (a protocol error: a GOAWAY is queued; or `abused()`). */
     int feed(const char* data, std::size_t n)
     {
-        if (abuse_ != abuse::none) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (failed_) return NGHTTP2_ERR_CALLBACK_FAILURE;
 #if NGHTTP2_VERSION_NUM >= 0x013c00
         const h2_ssize rv = nghttp2_session_mem_recv2(session_, reinterpret_cast<const std::uint8_t*>(data), n);
 #else
         const h2_ssize rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), n);
 #endif
         if (rv == NGHTTP2_ERR_FLOODED && abuse_ == abuse::none) abuse_ = abuse::unread_output;
-        if (abuse_ != abuse::none) {
-            nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
-            return NGHTTP2_ERR_CALLBACK_FAILURE;
-        }
-        if (rv < 0) {
-            nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
-            return static_cast<int>(rv);
-        }
-        return 0;
+        if (abuse_ == abuse::none && rv >= 0) return 0;
+        failed_ = true; // final: later bytes are not read
+        nghttp2_session_terminate_session(session_, abuse_ != abuse::none ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+        return rv < 0 ? static_cast<int>(rv) : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
 
     /// Appends what is ready to write to `out`, up to about `cap` bytes. False on a fatal error.
@@ -182,8 +177,13 @@ public:
     /// Whether the session still reads or writes (false once it has ended, e.g. after GOAWAY).
     bool alive() const noexcept { return nghttp2_session_want_read(session_) || nghttp2_session_want_write(session_); }
 
-    /// The streams whose request is complete, in order (each once).
-    std::vector<std::int32_t> take_requests() { return std::exchange(ready_, {}); }
+    /// The streams whose request is complete (or refused), in order, each once: those still open.
+    std::vector<std::int32_t> take_requests()
+    {
+        auto ready = std::exchange(ready_, {});
+        ready.erase(std::remove_if(ready.begin(), ready.end(), [this](std::int32_t id) { return !request(id); }), ready.end());
+        return ready;
+    }
     /// The streams that ended (with the HTTP/2 error code), in order.
     std::vector<std::pair<std::int32_t, std::uint32_t>> take_closed() { return std::exchange(closed_, {}); }
     /// The request of stream `id`, while it is open (null otherwise).
@@ -426,7 +426,7 @@ private:
     std::vector<std::int32_t> reset_after_; // answered before the client finished its request
     rate_budget resets_, control_;
     abuse abuse_ = abuse::none;
-    bool protocol_failed_ = false;
+    bool protocol_failed_ = false, failed_ = false;
     std::uint64_t resets_total_ = 0, opened_ = 0;
 };
 
