@@ -10,6 +10,8 @@
 // late tick catches up at most C ms of events (default 5), the rest slips. On exit the server
 // prints its counters (published, slipped, sent, dropped, disconnected) to stderr.
 // --flush-delay-us W sets server_options::flush_delay (the coalescing window; default 0).
+// --http2 1 also serves HTTP/2 (cleartext h2c, prior knowledge; needs asio-sse::http2 at build
+// time), with up to 1,000 streams per connection.
 //
 // With --redis-port the channel is a `sse::redis_channel` named "bench" on the Redis at H:RP
 // (default host 127.0.0.1), with the same channel options: every node given the same Redis
@@ -28,6 +30,9 @@
 #include <sse/sse.hpp>
 #ifdef ASIO_SSE_BENCH_REDIS
 #include <sse/redis.hpp>
+#endif
+#ifdef ASIO_SSE_BENCH_HTTP2
+#include <sse/http2.hpp>
 #endif
 
 #include <asio/signal_set.hpp>
@@ -62,6 +67,7 @@ struct settings {
     long long tokens = 50;
     int token_ms = 20;
     long long flush_delay_us = 0;
+    bool http2 = false;
 };
 
 settings parse(int argc, char** argv)
@@ -83,6 +89,7 @@ settings parse(int argc, char** argv)
         else if (k == "--tokens") s.tokens = std::stoll(v);
         else if (k == "--token-ms") s.token_ms = std::stoi(v);
         else if (k == "--flush-delay-us") s.flush_delay_us = std::stoll(v);
+        else if (k == "--http2") s.http2 = v == "1";
         else {
             std::cerr << "unknown flag " << k << "\n";
             std::exit(2);
@@ -92,6 +99,12 @@ settings parse(int argc, char** argv)
         std::cerr << "--redis-port must be in 1..65535\n";
         std::exit(2);
     }
+#ifndef ASIO_SSE_BENCH_HTTP2
+    if (s.http2) {
+        std::cerr << "--http2 needs a build with nghttp2 (asio-sse::http2)\n";
+        std::exit(2);
+    }
+#endif
     if (s.tokens < 1 || s.token_ms < 1 || s.post_path == s.path) {
         std::cerr << "--tokens and --token-ms must be positive, --post-path other than --path\n";
         std::exit(2);
@@ -202,6 +215,15 @@ std::string extra_counters(const sse::redis_channel_stats& c)
 
 // Serves `cfg.path` from `ch` until SIGINT or SIGTERM (then `on_stop` runs too), and prints the
 // counters. The same for both channel kinds.
+#ifdef ASIO_SSE_BENCH_HTTP2
+sse::http2_options http2_limits()
+{
+    sse::http2_options o;
+    o.max_concurrent_streams = 1000;
+    return o;
+}
+#endif
+
 template <class Channel>
 void serve(const settings& cfg, asio::io_context& io, sse::server& server, Channel& ch, const std::function<void()>& on_stop)
 {
@@ -218,6 +240,9 @@ void serve(const settings& cfg, asio::io_context& io, sse::server& server, Chann
     }
     post_counters posts;
     serve_posts(server, cfg, posts);
+#ifdef ASIO_SSE_BENCH_HTTP2
+    if (cfg.http2) sse::enable_http2(server, http2_limits());
+#endif
     server.listen("127.0.0.1", cfg.port);
     server.start();
 

@@ -4,19 +4,21 @@
 # Debian's firefox-esr via puppeteer-core over WebDriver BiDi, Debian's WebKitGTK via
 # lib/webkit_driver.py under xvfb-run) and curl, against the test server and the demo; npm
 # `eventsource` over HTTPS to the secure dashboard (a throwaway CA made with the openssl CLI);
-# the cluster chat (two sse-cluster nodes on a throwaway redis-server, npm
-# `eventsource`, our own reader and Chromium through nginx); Chromium `fetch` POSTs from another
-# origin (CORS preflight) to the LLM and MCP examples. Installs what is missing, builds
-# the four programs with -DASIO_SSE_CLIENT_TESTS=ON, runs the tests through CTest (label
-# `clients`; `npm ci` first), prints one line per group and a closing "clients: N passed,
-# N failed" line.
+# HTTP/2 to the HTTP/2 dashboard (Chromium's 50 EventSources over one h2 connection against six
+# over HTTP/1.1, curl and nghttp over h2, curl over h2c); the cluster chat (two sse-cluster nodes
+# on a throwaway redis-server, npm `eventsource`, our own reader and Chromium through nginx);
+# Chromium `fetch` POSTs from another origin (CORS preflight) to the LLM and MCP examples.
+# Installs what is missing, builds the programs with -DASIO_SSE_CLIENT_TESTS=ON, runs the tests
+# through CTest (label `clients`; `npm ci` first), prints one line per group and a closing
+# "clients: N passed, N failed" line.
 # Usage: bash tests/clients/run.sh   (as root, or a user with sudo)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 # Node.js and npm only when absent: a newer Node.js (not Debian's) may provide them.
-apt=(g++ cmake ninja-build libasio-dev catch2 nlohmann-json3-dev libssl-dev libhiredis-dev redis-server nginx)
+apt=(g++ cmake ninja-build libasio-dev catch2 nlohmann-json3-dev libssl-dev libnghttp2-dev nghttp2-client
+  libhiredis-dev redis-server nginx)
 command -v node >/dev/null || apt+=(nodejs)
 command -v npm >/dev/null || apt+=(npm)
 command -v curl >/dev/null || apt+=(curl)
@@ -37,7 +39,8 @@ log=build/clients.log
 mkdir -p build
 start=$SECONDS
 if ! { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DASIO_SSE_CLIENT_TESTS=ON -DASIO_SSE_HEADER_CHECK=OFF &&
-       cmake --build "$dir" -j"$(nproc)" --target sse-client-server sse-demo sse-secure-dashboard sse-cluster sse-llm-stream sse-mcp-server; } >"$log" 2>&1; then
+       cmake --build "$dir" -j"$(nproc)" --target sse-client-server sse-demo sse-secure-dashboard sse-http2-dashboard \
+         sse-cluster sse-llm-stream sse-mcp-server; } >"$log" 2>&1; then
   tail -n 40 "$log"
   echo "clients: BUILD FAILED ($((SECONDS - start)) s, log: $log)"
   echo "0 passed, 1 failed"

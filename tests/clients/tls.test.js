@@ -1,47 +1,25 @@
 // npm `eventsource` over HTTPS to the secure dashboard (examples/secure_dashboard.cpp), with a
-// throwaway CA and server certificate (for localhost and 127.0.0.1) made here with the openssl
-// CLI. Each client runs in a child Node.js process (lib/tls-client.js): started with
+// throwaway CA and server certificate (for localhost and 127.0.0.1, lib/pki.js) made with the
+// openssl CLI. Each client runs in a child Node.js process (lib/tls-client.js): started with
 // NODE_EXTRA_CA_CERTS=ca.crt it trusts the CA, started without it it must not.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { opensslPath, startSecureDashboard } from './lib/servers.js';
+import { makePki } from './lib/pki.js';
+import { startSecureDashboard } from './lib/servers.js';
 
 const token = 'tls-test-token';
-let dir;
+let pki;
 let dashboard;
 
-function openssl(...args) {
-  const r = spawnSync(opensslPath(), args, { timeout: 30_000, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
-}
-
-// The CA (ca.crt) and the server's certificate it signs (server.crt, server.key), as tests/test_tls.cpp makes them.
-function makePki() {
-  dir = mkdtempSync(join(tmpdir(), 'asio-sse-tls-client-'));
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' +
-    'keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
-  openssl('req', '-x509', ...ec, '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '2',
-    '-subj', '/CN=asio-sse client test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  openssl('req', ...ec, '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.csr'), '-subj', '/CN=localhost');
-  openssl('x509', '-req', '-in', join(dir, 'server.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'),
-    '-set_serial', '101', '-days', '2', '-extfile', join(dir, 'ext.cnf'), '-out', join(dir, 'server.crt'));
-}
-
 before(async () => {
-  makePki();
-  dashboard = await startSecureDashboard({ cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), token,
-    intervalMs: 100 });
+  pki = makePki('asio-sse-tls-client-');
+  dashboard = await startSecureDashboard({ cert: pki.cert, key: pki.key, token, intervalMs: 100 });
 });
 after(async () => {
   await dashboard?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  pki?.cleanup();
 });
 
 const clientScript = fileURLToPath(new URL('./lib/tls-client.js', import.meta.url));
@@ -52,7 +30,7 @@ function runClient(url, count, { trustCa }) {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   delete env.NODE_TLS_REJECT_UNAUTHORIZED;
-  if (trustCa) env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.crt');
+  if (trustCa) env.NODE_EXTRA_CA_CERTS = pki.ca;
   const child = spawn(process.execPath, [clientScript, url, String(count)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -57,15 +57,14 @@ public:
     }
 
     // h2_link, on the strand
-    void submit(std::int32_t id, int status, const std::vector<std::pair<std::string, std::string>>& fields,
-                h2_session::source* body) override
+    void open(std::int32_t id, int status, const std::vector<std::pair<std::string, std::string>>& fields) override
     {
-        h2_.respond(id, status, fields, body);
+        h2_.open(id, status, fields);
         want_send();
     }
-    void resume(std::int32_t id) override
+    void send(std::int32_t id, h2_session::source& part) override
     {
-        h2_.resume(id);
+        h2_.send(id, part);
         want_send();
     }
     void reset(std::int32_t id, std::uint32_t code) override
@@ -98,11 +97,17 @@ private:
         }
     };
 
-    // What a stream of this connection is: a request on its way (authorizing), a plain
-    // answer being sent, or a stream.
-    struct entry {
-        std::optional<dispatch> route;
+    // A request routed to a stream (while its authorization is pending, and as it opens).
+    struct routed {
+        routed(server_state& st, const router& r) : route(st, r) {}
+        dispatch route;
         request req; // while authorizing
+    };
+
+    // What a stream of this connection is: a request on its way, a plain answer being sent, or
+    // a stream (one kept per HTTP/2 stream: small).
+    struct entry {
+        std::unique_ptr<routed> pending;
         std::unique_ptr<plain_body> plain;
         std::shared_ptr<h2_stream> stream;
     };
@@ -136,18 +141,45 @@ private:
     }
 
     // Reads and acts on what comes; once lingering, reads and discards until the client closes.
+    // Plain TCP waits for readability, then reads what is there into the thread's buffer (the
+    // session consumes it at once): an idle connection holds no read buffer. TLS reads into one
+    // of its own.
     void do_read()
     {
-        if (!in_) in_ = std::make_unique<char[]>(read_chunk);
         reading_ = true;
-        socket_.async_read_some(asio::buffer(in_.get(), read_chunk),
-                                bind([self = this->shared_from_this()](std::error_code ec, std::size_t n) {
-                                    self->reading_ = false;
-                                    if (ec) return self->end(ec);
-                                    if (!self->lingering_ && !self->take(self->in_.get(), n)) return;
-                                    self->want_send();
-                                    self->do_read();
-                                }));
+        if constexpr (transport<Socket>::plaintext) {
+            socket_.async_wait(asio::socket_base::wait_read, bind([self = this->shared_from_this()](std::error_code ec) {
+                self->reading_ = false;
+                if (ec) return self->end(ec);
+                self->read_ready();
+            }));
+        } else {
+            if (!in_) in_ = std::make_unique<char[]>(read_chunk);
+            socket_.async_read_some(asio::buffer(in_.get(), read_chunk),
+                                    bind([self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+                                        self->reading_ = false;
+                                        if (ec) return self->end(ec);
+                                        if (!self->lingering_ && !self->take(self->in_.get(), n)) return;
+                                        self->want_send();
+                                        self->do_read();
+                                    }));
+        }
+    }
+
+    // Plain TCP, readable: reads without blocking (a bounded amount per wakeup) and acts on it.
+    void read_ready()
+    {
+        thread_local char buf[16 * 1024];
+        asio_error_code ec;
+        if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+        for (int i = 0; i < 16 && !ec; ++i) {
+            const std::size_t n = socket_.read_some(asio::buffer(buf), ec);
+            if (ec == asio::error::would_block) break;
+            if (ec) return end(ec);
+            if (!lingering_ && !take(buf, n)) return;
+        }
+        want_send();
+        do_read();
     }
 
     // The last frames (a GOAWAY) are written: stop sending and drain what the client still
@@ -204,7 +236,8 @@ private:
         request_parser::set_body(req, std::move(in->body));
         h2_.answered(id);
         entry& e = entries_[id];
-        dispatch& d = e.route.emplace(reg_.state(), *routes_);
+        e.pending = std::make_unique<routed>(reg_.state(), *routes_);
+        dispatch& d = e.pending->route;
         if (auto refusal = d.route_head(req, !req.body().empty(), req.body().size()))
             return reply(id, d.refused(std::move(*refusal), req, remote_, true), req.method() == "HEAD");
         if (!d.wants_stream()) return reply(id, d.answer(req), req.method() == "HEAD");
@@ -215,26 +248,28 @@ private:
             });
         });
         if (!asked) return reply(id, d.refused(d.error(500), req, remote_, true), false);
-        e.req = std::move(req);
+        e.pending->req = std::move(req);
     }
 
     void decided(std::int32_t id, auth_decision dec)
     {
         auto it = entries_.find(id);
-        if (it == entries_.end() || it->second.stream || it->second.plain) return; // reset meanwhile
-        entry& e = it->second;
+        if (it == entries_.end() || !it->second.pending) return; // reset meanwhile
+        routed& r = *it->second.pending;
         switch (dec.what) {
         case auth_decision::kind::abandon: return reset(id, NGHTTP2_CANCEL);
-        case auth_decision::kind::deny: return reply(id, e.route->refused(e.route->denied(dec), e.req, remote_, true), false);
-        case auth_decision::kind::allow: return open_stream(id, std::move(e.req), std::move(dec.user));
+        case auth_decision::kind::deny: return reply(id, r.route.refused(r.route.denied(dec), r.req, remote_, true), false);
+        case auth_decision::kind::allow: return open_stream(id, std::move(r.req), std::move(dec.user));
         }
     }
 
     void open_stream(std::int32_t id, request req, std::any user)
     {
         entry& e = entries_[id];
-        if (!e.route->stream_allowed()) return reply(id, e.route->refused(e.route->error(503), req, remote_, true), false);
-        e.route->open(std::move(req), std::move(user), connection_slot(), [&](request r, connection_slot slot) {
+        const auto pending = std::move(e.pending); // the route, until the stream is open
+        dispatch& d = pending->route;
+        if (!d.stream_allowed()) return reply(id, d.refused(d.error(503), req, remote_, true), false);
+        d.open(std::move(req), std::move(user), connection_slot(), [&](request r, connection_slot slot) {
             e.stream = std::make_shared<h2_stream>(lane_, std::move(r), reg_.state_ptr(), std::move(slot),
                                                    this->shared_from_this(), id);
             return e.stream;
@@ -290,6 +325,7 @@ private:
         std::vector<std::pair<std::shared_ptr<h2_stream>, std::size_t>> written;
         written.swap(handed_);
         if (out_.empty()) {
+            std::string().swap(out_); // an idle connection holds no output buffer
             for (auto& w : written) w.first->sent(w.second);
             if (closing_ || !h2_.alive() || (stopping_ && entries_.empty())) linger();
             return;
@@ -314,7 +350,8 @@ private:
         auto entries = std::move(entries_);
         entries_.clear();
         handed_.clear();
-        const std::error_code why = ec ? ec : make_error_code(asio::error::connection_aborted);
+        std::error_code why = ec;
+        if (!why) why = make_error_code(asio::error::connection_aborted);
         for (auto& e : entries)
             if (e.second.stream) e.second.stream->peer_closed(why);
         out_ = std::string();
@@ -323,7 +360,7 @@ private:
         slot_.release();
     }
 
-    static constexpr std::size_t read_chunk = 16 * 1024;
+    static constexpr std::size_t read_chunk = 4096; // TLS; a client sends little: requests, window updates
 
     registered reg_;
     Socket socket_;
@@ -334,7 +371,7 @@ private:
     h2_session h2_;
     std::map<std::int32_t, entry> entries_;
     std::vector<std::pair<std::shared_ptr<h2_stream>, std::size_t>> handed_; // batches in the frames being collected
-    std::unique_ptr<char[]> in_;
+    std::unique_ptr<char[]> in_; // TLS only
     std::string out_;
     std::chrono::steady_clock::time_point write_started_{}, stop_deadline_{}, linger_deadline_{};
     bool writing_ = false, send_posted_ = false, closing_ = false, stopping_ = false, reading_ = false, lingering_ = false;

@@ -78,13 +78,17 @@ private:
     it (nghttp2's own limit on queued acknowledgements). */
 class h2_session {
 public:
-    /// What a response's body is read from, by nghttp2, as the flow-control window allows.
+    /// What a response's body (or a part of it, see `send()`) is read from, by nghttp2, as the
+    /// flow-control window allows.
     class source {
     public:
         virtual ~source() = default;
-        /// Copies up to `n` bytes to `out` and returns how many; sets `eof` once the body is
-        /// complete; returns 0 without `eof` if nothing is ready (the stream then waits for `resume()`).
+        /// Copies up to `n` bytes to `out` and returns how many; sets `eof` once the body (or
+        /// the part) is complete; returns 0 without `eof` if nothing is ready (the stream then
+        /// waits for `resume()`).
         virtual std::size_t read(std::uint8_t* out, std::size_t n, bool& eof) = 0;
+        /// Whether its end is the stream's end (END_STREAM); else only the part's.
+        virtual bool ends_stream() const { return true; }
     };
 
     /// A request on one stream, as it arrives.
@@ -121,7 +125,8 @@ public:
         nghttp2_option_set_no_http_messaging(opt, 0);
         nghttp2_option_set_max_outbound_ack(opt, 1000);
         nghttp2_option_set_max_settings(opt, 32);
-        nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+        nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0); // responses: literal headers, no table to keep
+        nghttp2_option_set_no_closed_streams(opt, 1); // (kept only for RFC 7540 priorities)
 #if NGHTTP2_VERSION_NUM >= 0x013900 // 1.57: nghttp2's own rapid-reset guard, beside ours
         nghttp2_option_set_stream_reset_rate_limit(opt, 2 * limits.resets_per_second, limits.resets_per_second);
 #endif
@@ -133,6 +138,7 @@ public:
             {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
             {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(limits.max_header_bytes)},
             {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+            {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1}, // (1.49+) no priority tree to keep per stream
         };
         nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     }
@@ -212,25 +218,34 @@ public:
                  bool then_reset = false)
     {
         if (then_reset) reset_after_.push_back(id);
-        const std::string code = std::to_string(status);
-        std::vector<std::string> names;
-        names.reserve(fields.size());
-        std::vector<nghttp2_nv> nva;
-        nva.reserve(fields.size() + 1);
-        nva.push_back(nv(":status", code));
-        for (const auto& f : fields) {
-            std::string name = lower(f.first);
-            if (connection_specific(name)) continue;
-            names.push_back(std::move(name));
-            nva.push_back(nv(names.back(), f.second));
-        }
-        h2_provider provider{};
-        provider.source.ptr = body;
-        provider.read_callback = &read_body;
+        const block h(status, fields);
+        const h2_provider provider = provider_of(body);
 #if NGHTTP2_VERSION_NUM >= 0x013c00
-        return nghttp2_submit_response2(session_, id, nva.data(), nva.size(), body ? &provider : nullptr) == 0;
+        return nghttp2_submit_response2(session_, id, h.nva.data(), h.nva.size(), body ? &provider : nullptr) == 0;
 #else
-        return nghttp2_submit_response(session_, id, nva.data(), nva.size(), body ? &provider : nullptr) == 0;
+        return nghttp2_submit_response(session_, id, h.nva.data(), h.nva.size(), body ? &provider : nullptr) == 0;
+#endif
+    }
+
+    /** @brief Sends the response head of stream `id` without ending the stream: its body follows
+        in parts, each `send()`. */
+    bool open(std::int32_t id, int status, const std::vector<std::pair<std::string, std::string>>& fields)
+    {
+        const block h(status, fields);
+        return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, id, nullptr, h.nva.data(), h.nva.size(), nullptr) == 0;
+    }
+
+    /** @brief Sends the next part of stream `id`'s body (after `open()`, once the part before has
+        been read): `part` lives until it has been read to its end, which ends the stream if
+        `part.ends_stream()`. */
+    bool send(std::int32_t id, source& part)
+    {
+        // END_STREAM allowed: the part's source says whether its end is the stream's
+        const h2_provider provider = provider_of(&part);
+#if NGHTTP2_VERSION_NUM >= 0x013c00
+        return nghttp2_submit_data2(session_, NGHTTP2_FLAG_END_STREAM, id, &provider) == 0;
+#else
+        return nghttp2_submit_data(session_, NGHTTP2_FLAG_END_STREAM, id, &provider) == 0;
 #endif
     }
 
@@ -256,6 +271,37 @@ public:
 
 private:
     static h2_session& self(void* p) { return *static_cast<h2_session*>(p); }
+
+    // A response's header block: `:status`, then `fields` in lower case without the
+    // connection-specific ones (nghttp2 copies it when submitted). Made in place: its entries
+    // point into its strings.
+    struct block {
+        block(int status, const std::vector<std::pair<std::string, std::string>>& fields) : code(std::to_string(status))
+        {
+            names.reserve(fields.size());
+            nva.reserve(fields.size() + 1);
+            nva.push_back(nv(":status", code));
+            for (const auto& f : fields) {
+                std::string name = lower(f.first);
+                if (connection_specific(name)) continue;
+                names.push_back(std::move(name));
+                nva.push_back(nv(names.back(), f.second));
+            }
+        }
+        block(const block&) = delete;
+        block& operator=(const block&) = delete;
+        std::string code;
+        std::vector<std::string> names; // reserved: push_back never moves them
+        std::vector<nghttp2_nv> nva;
+    };
+
+    static h2_provider provider_of(source* body)
+    {
+        h2_provider p{};
+        p.source.ptr = body;
+        p.read_callback = &read_body;
+        return p;
+    }
 
     static nghttp2_nv nv(std::string_view name, std::string_view value)
     {
@@ -412,8 +458,9 @@ private:
                               std::uint32_t* flags, nghttp2_data_source* src, void*)
     {
         bool eof = false;
-        const std::size_t n = static_cast<source*>(src->ptr)->read(buf, length, eof);
-        if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        auto* body = static_cast<source*>(src->ptr);
+        const std::size_t n = body->read(buf, length, eof);
+        if (eof) *flags |= body->ends_stream() ? NGHTTP2_DATA_FLAG_EOF : NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         if (n == 0 && !eof) return NGHTTP2_ERR_DEFERRED;
         return static_cast<h2_ssize>(n);
     }

@@ -23,11 +23,10 @@ class h2_stream;
 class h2_link {
 public:
     virtual ~h2_link() = default;
-    /// Sends the response head of stream `id`; its body is read from `body`.
-    virtual void submit(std::int32_t id, int status, const std::vector<std::pair<std::string, std::string>>& fields,
-                        h2_session::source* body) = 0;
-    /// Stream `id` has more to read (or has ended).
-    virtual void resume(std::int32_t id) = 0;
+    /// Sends the response head of stream `id` (the stream stays open).
+    virtual void open(std::int32_t id, int status, const std::vector<std::pair<std::string, std::string>>& fields) = 0;
+    /// Sends the next part of stream `id`'s body, read from `part` (see `h2_session::send`).
+    virtual void send(std::int32_t id, h2_session::source& part) = 0;
     /// Ends stream `id` with RST_STREAM `code`.
     virtual void reset(std::int32_t id, std::uint32_t code) = 0;
     /// `s` handed a whole batch of `bytes` over: it is written once the connection's write completes.
@@ -36,10 +35,11 @@ public:
 
 /** @brief An `sse::stream` on one HTTP/2 stream of a connection, on the connection's strand.
 
-    Its write queue is the same as over HTTP/1.1 (bound, overflow policy, write timeout): a
-    batch it takes is handed to nghttp2, which reads it as the client's flow-control window
-    allows, and the batch is written once the connection's socket has taken the frames. The
-    head goes as HEADERS; `close()` ends the HTTP/2 stream (END_STREAM), not the connection. */
+    Its write queue is the same as over HTTP/1.1 (bound, overflow policy, write timeout): each
+    batch it takes is one part of the body handed to nghttp2 (DATA frames, as the client's
+    flow-control window allows), written once the connection's socket has taken its last
+    frame; between batches nghttp2 holds nothing for it. The head goes as HEADERS; `close()`
+    ends the HTTP/2 stream (END_STREAM), not the connection. */
 class h2_stream final : public stream, private h2_session::source {
 public:
     h2_stream(lane& lane, sse::request req, std::shared_ptr<server_state> state, connection_slot slot,
@@ -58,7 +58,7 @@ public:
         batch_.reset();
         handed_ = false; // a write of the connection that completes later no longer counts
         if (!writing && !watching_) {
-            gone_ = ec; // the next write or watch learns it
+            gone_eof_ = ec == asio::error::eof; // the next write or watch learns it
             return;
         }
         asio::post(get_executor(), [self = shared_from_this(), this, ec, writing] {
@@ -81,23 +81,27 @@ public:
     h2_session::source& body() noexcept { return *this; }
 
 private:
+    // The head goes now, as HEADERS (on the strand: open() runs there for HTTP/2 streams); the
+    // body is what the queue writes first.
     std::string answer_bytes(const response* rejection, const std::vector<std::pair<std::string, std::string>>& extra,
                              bool head_only) override
     {
         std::string body;
         if (rejection) {
-            status_ = rejection->status();
-            fields_ = rejection->headers();
-            if (status_ >= 200 && status_ != 204 && status_ != 304) {
-                fields_.emplace_back("content-length", std::to_string(rejection->body().size()));
+            auto fields = rejection->headers();
+            const int status = rejection->status();
+            if (status >= 200 && status != 204 && status != 304) {
+                fields.emplace_back("content-length", std::to_string(rejection->body().size()));
                 if (!head_only) body = rejection->body();
             }
+            link_->open(id_, status, fields);
         } else {
-            status_ = 200;
-            fields_ = stream_head_fields();
-            fields_.insert(fields_.end(), extra.begin(), extra.end());
+            auto fields = stream_head_fields();
+            fields.insert(fields.end(), extra.begin(), extra.end());
+            link_->open(id_, 200, fields);
             if (!head_only) body = stream_preamble(options());
         }
+        submitted_ = true;
         return body;
     }
 
@@ -114,14 +118,8 @@ private:
         copied_ = 0;
         total_ = 0;
         for (auto b : buffers) total_ += b.size();
-        if (!submitted_) {
-            submitted_ = true;
-            link_->submit(id_, status_, fields_, &body());
-            fields_ = {};
-        } else {
-            link_->resume(id_);
-        }
-        if (total_ == 0) hand_over(); // nothing for nghttp2 to read: written with the next write
+        if (total_ == 0) return hand_over(); // nothing for nghttp2 to read: written with the next write
+        link_->send(id_, body());
     }
 
     void start_read() override
@@ -139,13 +137,16 @@ private:
         else if (batch_)
             link_->reset(id_, NGHTTP2_CANCEL); // cut short inside a batch (a stalled write)
         else
-            link_->resume(id_); // END_STREAM after what was written
+            link_->send(id_, body()); // an empty last part: END_STREAM after what was written
     }
 
+    bool ends_stream() const override { return ended_; }
+
+    // The batch in flight, as one part; or, once ended, the empty last part.
     std::size_t read(std::uint8_t* out, std::size_t n, bool& eof) override
     {
         if (!batch_) {
-            eof = ended_;
+            eof = true;
             return 0;
         }
         std::size_t skip = copied_, done = 0;
@@ -161,7 +162,8 @@ private:
             skip = 0;
         }
         copied_ += done;
-        if (copied_ == total_) hand_over();
+        eof = copied_ == total_;
+        if (eof) hand_over();
         return done;
     }
 
@@ -175,7 +177,9 @@ private:
     // The HTTP/2 stream closed before a write or a watch began: it completes with that, soon.
     void fail_soon(bool write)
     {
-        asio::post(get_executor(), [self = shared_from_this(), this, write, ec = gone_] {
+        std::error_code ec = make_error_code(asio::error::connection_reset);
+        if (gone_eof_) ec = make_error_code(asio::error::eof);
+        asio::post(get_executor(), [self = shared_from_this(), this, write, ec] {
             if (write)
                 on_write(ec, 0);
             else
@@ -187,10 +191,7 @@ private:
     std::int32_t id_;
     std::optional<write_buffers> batch_; // handed to nghttp2, being read
     std::size_t copied_ = 0, total_ = 0;
-    int status_ = 200;
-    std::vector<std::pair<std::string, std::string>> fields_; // the head, until submitted
-    std::error_code gone_ = make_error_code(asio::error::connection_reset);
-    bool submitted_ = false, ended_ = false, watching_ = false, handed_ = false;
+    bool submitted_ = false, ended_ = false, watching_ = false, handed_ = false, gone_eof_ = false;
 };
 
 } // namespace sse::detail

@@ -7,6 +7,9 @@
 //   await page.waitFor('expression', 10_000);    // polls until the expression is truthy
 //   await page.close(); await browser.close();
 //
+// Chromium also takes options: launch('chromium', { ignoreHTTPSErrors, recordResponses }), the
+// latter for `page.responses()` (see launchChromium).
+//
 // Chromium: Debian's, through playwright-core (CDP). Firefox: Debian's firefox-esr, through
 // puppeteer-core over WebDriver BiDi (Playwright only drives its own patched Firefox builds).
 // WebKit: Debian's WebKitGTK, through lib/webkit_driver.py (python3-gi) under xvfb-run.
@@ -36,7 +39,12 @@ function withWaitFor(page) {
   return page;
 }
 
-async function launchChromium() {
+// Chromium's options (the other engines take none): `ignoreHTTPSErrors` accepts any certificate
+// (a throwaway one); `recordResponses` gives each page `responses()`, every response as Chromium's
+// network stack saw it ({url, protocol, connectionId}, from CDP `Network.responseReceived`),
+// event streams included: resource timing lists a resource only once its body has ended, and an
+// event stream's never does.
+async function launchChromium({ ignoreHTTPSErrors = false, recordResponses = false } = {}) {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: chromiumPath(),
@@ -47,9 +55,17 @@ async function launchChromium() {
   return {
     version: browser.version(),
     async open(url) {
-      const page = await browser.newPage();
+      const page = await browser.newPage({ ignoreHTTPSErrors });
+      const responses = [];
+      if (recordResponses) {
+        const cdp = await page.context().newCDPSession(page);
+        cdp.on('Network.responseReceived', ({ response: r }) =>
+          responses.push({ url: r.url, protocol: r.protocol, connectionId: r.connectionId }));
+        await cdp.send('Network.enable');
+      }
       await page.goto(url);
-      return withWaitFor({ evaluate: (expression) => page.evaluate(expression), close: () => page.close() });
+      return withWaitFor({ evaluate: (expression) => page.evaluate(expression), close: () => page.close(),
+        responses: () => [...responses] });
     },
     close: () => browser.close(),
   };
@@ -141,9 +157,13 @@ async function launchWebkit() {
 
 const drivers = { chromium: launchChromium, firefox: launchFirefox, webkit: launchWebkit };
 
-/** Starts the browser `engine` ('chromium', 'firefox' or 'webkit'): {version, open(url), close()}. */
-export async function launch(engine) {
+/**
+ * Starts the browser `engine` ('chromium', 'firefox' or 'webkit'): {version, open(url), close()};
+ * `options` are Chromium's (see launchChromium).
+ */
+export async function launch(engine, options = {}) {
   const driver = drivers[engine];
   if (!driver) throw new Error(`no driver for the browser engine ${engine}`);
-  return driver();
+  if (engine !== 'chromium' && Object.keys(options).length > 0) throw new Error(`${engine} takes no launch options`);
+  return driver(options);
 }

@@ -98,6 +98,30 @@ export async function startSecureDashboard({ cert, key, token, intervalMs }) {
   return { url: `https://localhost:${port}`, stop: p.stop };
 }
 
+export const nghttpPath = () => required('SSE_NGHTTP');
+
+/**
+ * The HTTP/2 dashboard (examples/http2_dashboard.cpp) on 127.0.0.1, ticking every `intervalMs`:
+ * over HTTPS with `cert`/`key` (h2 by ALPN, else HTTP/1.1), without them cleartext (h2c with
+ * prior knowledge, else HTTP/1.1); `http1` turns HTTP/2 off. `{url, port, pid, stop(), kill9()}`,
+ * `url` the origin (https://127.0.0.1:PORT or http://...); the certificate also names localhost.
+ */
+export async function startHttp2Dashboard({ cert, key, http1 = false, intervalMs }) {
+  if ((cert === undefined) !== (key === undefined)) throw new Error('startHttp2Dashboard: cert and key go together');
+  const args = ['--port', '0', '--address', '127.0.0.1'];
+  if (cert !== undefined) args.push('--cert', cert, '--key', key);
+  if (intervalMs !== undefined) args.push('--interval-ms', String(intervalMs));
+  if (http1) args.push('--http1');
+  const p = await start([required('SSE_HTTP2_DASHBOARD'), ...args], 1);
+  // The scheme it prints must be the one asked for: a cleartext start on a certificate is a failure.
+  const [, scheme, port] = /^sse-http2-dashboard: (https?):\/\/127\.0\.0\.1:(\d+)\/\?n=50 /.exec(p.lines[0]) ?? [];
+  if (!port || scheme !== (cert !== undefined ? 'https' : 'http')) {
+    await p.stop();
+    throw new Error(`unexpected first line from sse-http2-dashboard: ${p.lines[0]}`);
+  }
+  return { url: `${scheme}://127.0.0.1:${port}`, port: Number(port), pid: p.pid, stop: p.stop, kill9: p.kill9 };
+}
+
 /**
  * A chat node (examples/cluster.cpp) on 127.0.0.1 against the Redis on `redisPort`, once it
  * listens and reached Redis: `{url, port, pid, stop(), kill9()}`.
