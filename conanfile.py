@@ -21,10 +21,12 @@ class AsioSseConan(ConanFile):
     options = {
         "tls": [True, False],    # HTTPS: asio-sse::tls (OpenSSL)
         "redis": [True, False],  # channels across processes: asio-sse::redis (hiredis)
+        "http2": [True, False],  # HTTP/2: asio-sse::http2 (nghttp2)
     }
     default_options = {
         "tls": False,
         "redis": False,
+        "http2": False,
     }
     exports_sources = "include/*", "LICENSE"
     no_copy_source = True
@@ -43,6 +45,8 @@ class AsioSseConan(ConanFile):
             self.requires("openssl/[>=3 <4]")
         if self.options.redis:
             self.requires("hiredis/1.3.0")
+        if self.options.http2:
+            self.requires("libnghttp2/[>=1.52 <2]")
 
     def package_id(self):
         # the same headers whatever the options: they only add targets and dependencies
@@ -57,7 +61,7 @@ class AsioSseConan(ConanFile):
 
     def package_info(self):
         # The names of our own CMake package: find_package(asio-sse CONFIG REQUIRED),
-        # asio-sse::asio-sse, and asio-sse::tls / asio-sse::redis with their options.
+        # asio-sse::asio-sse, and asio-sse::tls / asio-sse::redis / asio-sse::http2 with their options.
         self.cpp_info.set_property("cmake_file_name", "asio-sse")
         self.cpp_info.set_property("cmake_target_name", "asio-sse::asio-sse")
         self.cpp_info.bindirs = []
@@ -80,7 +84,13 @@ class AsioSseConan(ConanFile):
             redis.requires = ["core", "hiredis::hiredis"]
             redis.bindirs = []
             redis.libdirs = []
-        if self.options.tls or self.options.redis:
-            # asio-sse::asio-sse stays the core alone (no OpenSSL, no hiredis); the target of the
+        if self.options.http2:
+            http2 = self.cpp_info.components["http2"]
+            http2.set_property("cmake_target_name", "asio-sse::http2")
+            http2.requires = ["core", "libnghttp2::nghttp2"]
+            http2.bindirs = []
+            http2.libdirs = []
+        if self.options.tls or self.options.redis or self.options.http2:
+            # asio-sse::asio-sse stays the core alone (no OpenSSL, hiredis, nghttp2); the target of the
             # whole package, which CMakeDeps makes of all components, gets another name
             self.cpp_info.set_property("cmake_target_name", "asio-sse::all")

@@ -1,11 +1,15 @@
 // Starts an sse::server on 127.0.0.1:0, opens one stream to itself, reads its first event, stops;
-// with the options tls and redis, also starts an HTTPS server and makes a Redis client.
+// with the options tls, redis and http2, also starts an HTTPS server, makes a Redis client and
+// starts a server that speaks HTTP/2.
 #include <sse/sse.hpp>
 #ifdef TEST_PACKAGE_TLS
 #include <sse/tls.hpp>
 #endif
 #ifdef TEST_PACKAGE_REDIS
 #include <sse/redis.hpp>
+#endif
+#ifdef TEST_PACKAGE_HTTP2
+#include <sse/http2.hpp>
 #endif
 
 #include <asio/read_until.hpp>
@@ -55,6 +59,16 @@ int main()
     o.port = 1; // nothing listens there: the client is made and closed
     sse::redis_client bus(io, o);
     bus.close();
+    io.restart();
+    io.run_for(std::chrono::seconds(10));
+#endif
+
+#ifdef TEST_PACKAGE_HTTP2
+    sse::server h2(io);
+    sse::enable_http2(h2);
+    h2.listen("127.0.0.1", 0);
+    h2.start();
+    h2.stop();
     io.restart();
     io.run_for(std::chrono::seconds(10));
 #endif

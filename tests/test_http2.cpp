@@ -8,7 +8,10 @@
 
 #include <sse/http2.hpp>
 
+#include <any>
 #include <atomic>
+#include <optional>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +90,95 @@ TEST_CASE("http2: h2c streams and plain answers go through the same routes as HT
     CHECK(st.http2_connections == 1);
     CHECK(st.http2_streams == 4);
     CHECK(st.streams_open == 2);
+}
+
+TEST_CASE("http2: authorization, respond(), HEAD and heartbeats work as over HTTP/1.1", "[http2]")
+{
+    sse::server_options o;
+    o.heartbeat = 100ms;
+    h2_fixture x(o);
+    sse::route_options ro;
+    ro.authorize = [](const sse::request& r, sse::authorization done) {
+        if (r.header("authorization") == std::optional<std::string_view>("Bearer ok"))
+            done.allow(std::string("alice"));
+        else
+            done.deny(sse::response(401, "who are you?\n"));
+    };
+    x.f.srv.on_stream("/private", x.inbox.handler([](const sse::stream_ptr& s) {
+        s->send(sse::event("hello " + std::any_cast<std::string>(s->user())));
+    }), ro);
+    x.f.srv.on_stream("/gone", [](sse::stream_ptr s) { s->respond(sse::response(204)); });
+    x.f.srv.on_stream("/quiet", x.inbox.handler());
+    x.run();
+
+    h2_client c(x.port());
+    const auto denied = c.request("GET", "/private");
+    const auto allowed = c.request("GET", "/private", {{"authorization", "Bearer ok"}});
+    const auto gone = c.request("GET", "/gone");
+    const auto head = c.request("HEAD", "/quiet");
+    REQUIRE(c.wait([&] { return c.stream(denied).closed && has(c.stream(allowed), "data: hello alice\n\n") &&
+                                c.stream(gone).closed && c.stream(head).closed; }));
+    CHECK(c.stream(denied).status == 401);
+    CHECK(c.stream(denied).data == "who are you?\n");
+    CHECK(c.stream(gone).status == 204);
+    CHECK(c.stream(gone).data.empty());
+    CHECK(c.stream(gone).error_code == NGHTTP2_NO_ERROR);
+    CHECK(c.stream(head).status == 200);
+    CHECK(c.stream(head).header("content-type") == "text/event-stream; charset=utf-8");
+    CHECK(c.stream(head).data.empty());
+    CHECK(x.stats().authorization_denied == 1);
+    x.inbox.next(); // alice's
+    x.inbox.next(); // HEAD's
+
+    const auto quiet = c.request("GET", "/quiet");
+    x.inbox.next();
+    REQUIRE(c.wait([&] { return has(c.stream(quiet), ":\n"); })); // a heartbeat, nothing sent
+    CHECK(test::eventually([&] { return x.stats().heartbeats_sent >= 1; })); // counted once its write completes
+}
+
+TEST_CASE("http2: SETTINGS_MAX_CONCURRENT_STREAMS is the option's", "[http2]")
+{
+    sse::http2_options h;
+    h.max_concurrent_streams = 2;
+    h2_fixture x({}, h);
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+
+    h2_client c(x.port());
+    const auto a = c.request("GET", "/events");
+    const auto b = c.request("GET", "/events");
+    REQUIRE(c.wait([&] { return c.stream(a).status == 200 && c.stream(b).status == 200; }));
+    // nghttp2's client keeps the limit the server advertised: a third request waits for a slot
+    // (nghttp2 refuses one a client sends anyway); 300 ms of nothing is an observation window
+    const auto third = c.request("GET", "/events");
+    CHECK_FALSE(c.wait([&] { return c.stream(third).status != 0; }, 300ms));
+    CHECK(x.stats().streams_open == 2);
+    c.reset(a);
+    REQUIRE(c.wait([&] { return c.stream(third).status == 200; }));
+    CHECK(x.stats().http2_streams == 3);
+}
+
+TEST_CASE("http2: a client that reads nothing while its windows are open is cut off at the write timeout",
+          "[http2]")
+{
+    sse::server_options o;
+    o.write_timeout = 300ms;
+    o.max_queue_bytes = 1 << 30; // the socket, not the queue, is what fills
+    h2_fixture x(o);
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+
+    h2_client c(x.port(), 0x7fffffff); // the largest stream window
+    c.open_connection_window();
+    const auto id = c.request("GET", "/events");
+    auto s = x.inbox.next();
+    REQUIRE(c.wait([&] { return c.stream(id).status == 200; }));
+    // from now on the client reads nothing: the server fills the socket, then its write stalls
+    const sse::event big(std::string(64 * 1024, 'x'));
+    for (int i = 0; i < 400 && s->is_open(); ++i) s->send(big);
+    REQUIRE(test::eventually([&] { return x.stats().connections_open == 0; }, 10s));
+    CHECK(x.stats().write_timeouts >= 1);
+    CHECK(!s->is_open());
 }
 
 TEST_CASE("http2: fifty streams share one connection; close() ends one stream, not the connection", "[http2]")

@@ -22,9 +22,11 @@ endif()
 # the port never picks up a library vcpkg did not install (Boost: no feature yet).
 vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
     FEATURES
+        http2   CMAKE_REQUIRE_FIND_PACKAGE_nghttp2
         redis   CMAKE_REQUIRE_FIND_PACKAGE_hiredis
         tls     CMAKE_REQUIRE_FIND_PACKAGE_OpenSSL
     INVERTED_FEATURES
+        http2   CMAKE_DISABLE_FIND_PACKAGE_nghttp2
         redis   CMAKE_DISABLE_FIND_PACKAGE_hiredis
         tls     CMAKE_DISABLE_FIND_PACKAGE_OpenSSL
 )

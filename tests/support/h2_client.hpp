@@ -125,6 +125,12 @@ public:
     }
     /// Writes `bytes` as they are (no framing).
     void raw(const std::string& bytes) { write_all(bytes.data(), bytes.size()); }
+    /// Opens the connection's receive window to its largest (2^31 - 1 bytes).
+    void open_connection_window()
+    {
+        nghttp2_submit_window_update(session_, NGHTTP2_FLAG_NONE, 0, 0x7fffffff - 65535);
+        flush();
+    }
     /// Lets the server send `n` more bytes on stream `id` (and on the connection).
     void consume(std::int32_t id, std::size_t n)
     {
