@@ -116,8 +116,13 @@ TEST_CASE("http2: authorization, respond(), HEAD and heartbeats work as over HTT
     const auto allowed = c.request("GET", "/private", {{"authorization", "Bearer ok"}});
     const auto gone = c.request("GET", "/gone");
     const auto head = c.request("HEAD", "/quiet");
+    const auto head_denied = c.request("HEAD", "/private");
     REQUIRE(c.wait([&] { return c.stream(denied).closed && has(c.stream(allowed), "data: hello alice\n\n") &&
-                                c.stream(gone).closed && c.stream(head).closed; }));
+                                c.stream(gone).closed && c.stream(head).closed && c.stream(head_denied).closed; }));
+    CHECK(c.stream(head_denied).status == 401);
+    CHECK(c.stream(head_denied).data.empty());
+    CHECK(c.stream(head_denied).header("content-length") == "13");
+    CHECK(c.stream(head_denied).error_code == NGHTTP2_NO_ERROR);
     CHECK(c.stream(denied).status == 401);
     CHECK(c.stream(denied).data == "who are you?\n");
     CHECK(c.stream(gone).status == 204);
@@ -126,7 +131,7 @@ TEST_CASE("http2: authorization, respond(), HEAD and heartbeats work as over HTT
     CHECK(c.stream(head).status == 200);
     CHECK(c.stream(head).header("content-type") == "text/event-stream; charset=utf-8");
     CHECK(c.stream(head).data.empty());
-    CHECK(x.stats().authorization_denied == 1);
+    CHECK(x.stats().authorization_denied == 2);
     x.inbox.next(); // alice's
     x.inbox.next(); // HEAD's
 
@@ -288,7 +293,10 @@ TEST_CASE("http2: request bodies arrive whole; over max_body_bytes is 413, a hea
     const auto fat_head = c.request("POST", "/chat", {{"x-fat", std::string(3000, 'h')}}, &body);
     REQUIRE(c.wait([&] { return has(c.stream(ok), "data: got 900\n\n") && c.stream(too_big).closed && c.stream(fat_head).closed; }));
     CHECK(c.stream(too_big).status == 413);
+    CHECK(c.stream(too_big).data == "413 Content Too Large\n"); // a whole answer, its length right
+    CHECK(c.stream(too_big).error_code == NGHTTP2_NO_ERROR);
     CHECK(c.stream(fat_head).status == 431);
+    CHECK(c.stream(fat_head).error_code == NGHTTP2_NO_ERROR);
     CHECK(x.inbox.next()->request().body() == body);
     CHECK(!c.closed());
     CHECK(x.stats().requests_rejected == 2);
@@ -310,6 +318,8 @@ TEST_CASE("http2: a request body that never ends gets 408 at the body timeout; t
     const auto id = c.request("POST", "/chat", {}, &part, false);
     REQUIRE(c.wait([&] { return c.stream(id).closed; }, 5s));
     CHECK(c.stream(id).status == 408);
+    CHECK(c.stream(id).data == "408 Request Timeout\n");
+    CHECK(c.stream(id).error_code == NGHTTP2_NO_ERROR); // the answer, then "stop sending"
     const auto hello = c.request("GET", "/hello");
     REQUIRE(c.wait([&] { return c.stream(hello).closed; }));
     CHECK(c.stream(hello).status == 200);
@@ -386,6 +396,35 @@ TEST_CASE("http2: rapid reset, PING and SETTINGS floods and garbage end the abus
     CHECK(!healthy.closed());
 }
 
+TEST_CASE("http2: a header block that goes on and on (a CONTINUATION flood) ends the connection, counted", "[http2]")
+{
+    h2_fixture x;
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+
+    // raw frames: the preface, SETTINGS, then HEADERS without END_HEADERS and CONTINUATIONs,
+    // each carrying a 16,000-byte literal field (HPACK: literal, new name, no indexing)
+    const auto frame = [](std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const std::string& payload) {
+        std::string f;
+        for (int shift : {16, 8, 0}) f.push_back(static_cast<char>((payload.size() >> shift) & 0xff));
+        f.push_back(static_cast<char>(type));
+        f.push_back(static_cast<char>(flags));
+        for (int shift : {24, 16, 8, 0}) f.push_back(static_cast<char>((stream >> shift) & 0xff));
+        return f + payload;
+    };
+    const std::string field = std::string("\x00\x05x-big\x7f\x81\x7c", 10) + std::string(16000, 'v');
+    test::client c(x.port());
+    c.send(std::string(sse::detail::h2_preface) + frame(4, 0, 0, ""));
+    c.send(frame(1, 0, 1, std::string("\x82\x86\x84", 3) + field)); // GET http / ... no END_HEADERS
+    try {
+        for (int i = 0; i < 40; ++i) c.send(frame(9, 0, 1, field));
+    } catch (const std::runtime_error&) { // the server may close while the client still sends
+    }
+    CHECK(c.closed_within(5s));
+    CHECK(test::eventually([&] { return x.stats().http2_abuse_closes == 1; }));
+    CHECK(x.stats().http2_streams == 0);
+}
+
 TEST_CASE("http2: stop() sends GOAWAY, ends the streams with the final event, and lets run() return", "[http2]")
 {
     h2_fixture x;
@@ -400,5 +439,52 @@ TEST_CASE("http2: stop() sends GOAWAY, ends the streams with the final event, an
     CHECK(has(c.stream(id), "data: bye\n\n"));
     CHECK(c.stream(id).error_code == NGHTTP2_NO_ERROR);
     CHECK(c.goaway_code() == NGHTTP2_NO_ERROR);
-    CHECK(x.f.stop_and_join());
+    CHECK(x.f.stop_and_join(4s)); // the linger (2 s at most), before the shutdown timeout (5 s) would end it
+}
+
+TEST_CASE("http2: fifty streams each sent 400 KB at once all get everything (writes past 64 KB, parts one after another)",
+          "[http2]")
+{
+    sse::server_options o;
+    o.max_queue_bytes = 1 << 20; // room for the whole burst
+    h2_fixture x(o);
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+    h2_client c(x.port());
+    std::vector<std::int32_t> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(c.request("GET", "/events"));
+    std::vector<sse::stream_ptr> streams;
+    for (int i = 0; i < 50; ++i) streams.push_back(x.inbox.next());
+    const std::string chunk(4000, 'z');
+    for (int k = 0; k < 100; ++k)
+        for (auto& s : streams) REQUIRE(s->send(sse::event(chunk).id(std::to_string(k))));
+    for (auto& s : streams) s->send(sse::event("end"));
+    REQUIRE(c.wait([&] {
+        for (auto id : ids)
+            if (!has(c.stream(id), "data: end\n\n")) return false;
+        return true;
+    }, 20s));
+    std::size_t expected = std::string("data: end\n\n").size();
+    for (int k = 0; k < 100; ++k) expected += ("id: " + std::to_string(k) + "\ndata: " + chunk + "\n\n").size();
+    for (auto id : ids) CHECK(c.stream(id).data.size() == expected);
+    CHECK(x.stats().write_timeouts == 0);
+    CHECK(x.stats().slow_disconnects == 0);
+}
+
+TEST_CASE("http2: an idle connection ends at the head timeout; the options are checked", "[http2]")
+{
+    sse::server_options o;
+    o.head_timeout = 300ms;
+    h2_fixture x(o);
+    x.f.srv.on_stream("/events", x.inbox.handler());
+    x.run();
+    h2_client c(x.port());
+    REQUIRE(c.wait_closed(5s));
+    CHECK(c.goaway_code() == NGHTTP2_NO_ERROR);
+    CHECK(test::eventually([&] { return x.stats().connections_open == 0; }));
+
+    sse::server other(x.f.io);
+    sse::http2_options bad;
+    bad.resets_per_second = 0;
+    CHECK_THROWS_AS(sse::enable_http2(other, bad), std::invalid_argument);
 }

@@ -63,13 +63,22 @@ struct server_access {
     all its `EventSource`s to the server over one connection (about 100), instead of six.
 
     On a `tls_server`, the handshake offers `h2`, then `http/1.1` (ALPN; this sets the ALPN
-    callback on the server's TLS context, and on each one `set_context()` installs later). On a
-    plain `server`, a connection whose first bytes are HTTP/2's preface speaks HTTP/2 (`h2c`
-    "prior knowledge", for a backend behind a proxy); any other is HTTP/1.1, as before.
-    @throws std::logic_error after `start()`. */
+    select callback on the server's TLS context, replacing any set there, and on each one
+    `set_context()` installs later). On a plain `server`, a connection whose first bytes are
+    HTTP/2's preface speaks HTTP/2 (`h2c` "prior knowledge", for a backend behind a proxy); any
+    other is HTTP/1.1, as before.
+
+    Over HTTP/2 the route handlers (`on_stream`, `on_request`, `authorize`) run on the strand
+    the connection and its streams share (over HTTP/1.1, on the connection's own): a handler
+    that blocks holds up those streams too. An HTTP/2 connection with no stream open and no
+    request coming for `head_timeout` ends (GOAWAY), as an idle keep-alive connection does; an
+    `authorize` hook that does not decide within `head_timeout` gets its stream reset.
+    @throws std::logic_error after `start()`; std::invalid_argument if an option is 0. */
 template <class Socket>
 void enable_http2(basic_server<Socket>& srv, const http2_options& options = {})
 {
+    if (options.max_concurrent_streams == 0 || options.resets_per_second == 0 || options.control_frames_per_second == 0)
+        throw std::invalid_argument("sse::enable_http2: every http2_options limit must be positive");
     const auto state = detail::server_access::state(srv);
     detail::h2_limits limits;
     limits.max_concurrent_streams = options.max_concurrent_streams;

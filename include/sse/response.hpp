@@ -94,6 +94,9 @@ public:
         }
     }
 
+    /// Whether a response with `status` has content (and a length): not 1xx, 204 or 304.
+    static constexpr bool has_content(int status) noexcept { return status >= 200 && status != 204 && status != 304; }
+
     /// The wire form: status line, headers, framing, and the body unless `head_only` (HEAD).
     std::string serialize(bool head_only, bool keep_alive) const
     {
@@ -101,11 +104,11 @@ public:
         out.reserve(128 + body_.size());
         out.append("HTTP/1.1 ").append(std::to_string(status_)).append(" ").append(reason(status_)).append("\r\n");
         for (const auto& h : headers_) out.append(h.first).append(": ").append(h.second).append("\r\n");
-        if (status_ != 204 && status_ != 304 && status_ >= 200)
+        if (has_content(status_))
             out.append("Content-Length: ").append(std::to_string(body_.size())).append("\r\n");
         out.append(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
         out.append("\r\n");
-        if (!head_only && status_ != 204 && status_ != 304) out.append(body_);
+        if (!head_only && has_content(status_)) out.append(body_);
         return out;
     }
 

@@ -141,8 +141,9 @@ private:
         if (process()) return;
         // a head stops at max_head_bytes (the scan fails there, so there is room); a body's
         // bytes are consumed as they come (chunked) or bounded by its Content-Length
-        const std::size_t cap =
-            phase_ == phase::head ? std::min<std::size_t>(4096, options().max_head_bytes - buf_.size()) : 4096;
+        const std::size_t head_cap =
+            h2_preface_so_far() ? std::max(options().max_head_bytes, h2_preface.size()) : options().max_head_bytes;
+        const std::size_t cap = phase_ == phase::head ? std::min<std::size_t>(4096, head_cap - buf_.size()) : 4096;
         const std::size_t old = buf_.size();
         buf_.resize(old + cap);
         socket_.async_read_some(asio::buffer(&buf_[old], cap),

@@ -50,6 +50,9 @@ public:
         asio::dispatch(lane_.strand(), [self = this->shared_from_this(), received = std::move(received)] {
             self->reg_.enroll(self->weak_from_this());
             bump(self->reg_.state().stats.http2_connections);
+            self->idle_since_ = std::chrono::steady_clock::now();
+            // a stop() that began before the enrolment did not see this connection
+            if (self->reg_.state().stopping.load(std::memory_order_acquire)) self->shutdown();
             if (!received.empty() && !self->take(received.data(), received.size())) return;
             self->want_send();
             self->do_read();
@@ -62,17 +65,22 @@ public:
         h2_.open(id, status, fields);
         want_send();
     }
-    void send(std::int32_t id, h2_session::source& part) override
+    bool send(std::int32_t id, h2_session::source& part) override
     {
-        h2_.send(id, part);
+        if (!h2_.send(id, part)) return false; // the stream has closed: its close is on its way
         want_send();
+        return true;
     }
     void reset(std::int32_t id, std::uint32_t code) override
     {
         h2_.reset(id, code);
         want_send();
     }
-    void handed(std::shared_ptr<h2_stream> s, std::size_t bytes) override { handed_.emplace_back(std::move(s), bytes); }
+    void handed(std::shared_ptr<h2_stream> s, std::size_t bytes) override
+    {
+        handed_.emplace_back(std::move(s), bytes);
+        want_send(); // (a batch of no bytes is written with the next write, whatever it is)
+    }
 
 private:
     const server_options& options() const noexcept { return reg_.state().options; }
@@ -102,14 +110,16 @@ private:
         routed(server_state& st, const router& r) : route(st, r) {}
         dispatch route;
         request req; // while authorizing
+        std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
     };
 
-    // What a stream of this connection is: a request on its way, a plain answer being sent, or
-    // a stream (one kept per HTTP/2 stream: small).
+    // What a stream of this connection is: a request on its way (routed, authorizing until
+    // `deadline`), a plain answer being sent, or a stream (one kept per HTTP/2 stream: small).
     struct entry {
         std::unique_ptr<routed> pending;
         std::unique_ptr<plain_body> plain;
         std::shared_ptr<h2_stream> stream;
+        bool answered() const noexcept { return plain || stream; }
     };
 
     void shutdown() override
@@ -137,6 +147,20 @@ private:
         }
         if ((stopping_ && now >= stop_deadline_) || (lingering_ && now >= linger_deadline_)) return end({});
         for (std::int32_t id : h2_.stale(now - options().body_timeout)) refuse(id, 408);
+        // an authorization that does not decide within the head timeout: the stream is reset
+        std::vector<std::int32_t> undecided;
+        for (const auto& [id, e] : entries_)
+            if (e.pending && !e.answered() && now >= e.pending->deadline) undecided.push_back(id);
+        for (std::int32_t id : undecided) {
+            entries_[id].pending.reset();
+            reset(id, NGHTTP2_CANCEL);
+        }
+        // a connection with nothing open for the head timeout ends, as an idle keep-alive one does
+        if (!closing_ && !stopping_ && entries_.empty() && !h2_.receiving() && !writing_ &&
+            now - idle_since_ >= options().head_timeout) {
+            h2_.goaway();
+            closing_ = true;
+        }
         want_send();
     }
 
@@ -202,7 +226,8 @@ private:
         const int rv = h2_.feed(data, n);
         bump(reg_.state().stats.http2_resets, h2_.resets_received() - resets);
         if (rv != 0) {
-            if (h2_.abused() != h2_session::abuse::none) bump(reg_.state().stats.http2_abuse_closes);
+            bump(h2_.abused() != h2_session::abuse::none ? reg_.state().stats.http2_abuse_closes
+                                                         : reg_.state().stats.http2_protocol_errors);
             closing_ = true; // the GOAWAY goes out, then the connection closes
             want_send();
             return false;
@@ -220,6 +245,7 @@ private:
             it->second.stream->peer_closed(code == NGHTTP2_NO_ERROR ? make_error_code(asio::error::eof)
                                                                     : make_error_code(asio::error::connection_reset));
         entries_.erase(it);
+        if (entries_.empty()) idle_since_ = std::chrono::steady_clock::now();
     }
 
     // A request is complete (or refused before it is): answer it, or open its stream.
@@ -235,30 +261,35 @@ private:
         request_parser::set_remote(req, remote_);
         request_parser::set_body(req, std::move(in->body));
         h2_.answered(id);
+        const bool head = req.method() == "HEAD";
         entry& e = entries_[id];
         e.pending = std::make_unique<routed>(reg_.state(), *routes_);
         dispatch& d = e.pending->route;
         if (auto refusal = d.route_head(req, !req.body().empty(), req.body().size()))
-            return reply(id, d.refused(std::move(*refusal), req, remote_, true), req.method() == "HEAD");
-        if (!d.wants_stream()) return reply(id, d.answer(req), req.method() == "HEAD");
+            return reply(id, d.refused(std::move(*refusal), req, remote_, true), head);
+        if (!d.wants_stream()) return reply(id, d.answer(req), head);
         if (!d.needs_authorization()) return open_stream(id, std::move(req), {});
+        e.pending->deadline = std::chrono::steady_clock::now() + options().head_timeout;
         const bool asked = d.authorize(req, [weak = this->weak_from_this(), strand = lane_.strand(), id](auth_decision dec) {
             asio::post(strand, [weak, id, dec = std::move(dec)]() mutable {
                 if (auto self = weak.lock()) self->decided(id, std::move(dec));
             });
         });
-        if (!asked) return reply(id, d.refused(d.error(500), req, remote_, true), false);
+        if (!asked) return reply(id, d.refused(d.error(500), req, remote_, true), head); // (a decision it posted is ignored)
         e.pending->req = std::move(req);
     }
 
     void decided(std::int32_t id, auth_decision dec)
     {
         auto it = entries_.find(id);
-        if (it == entries_.end() || !it->second.pending) return; // reset meanwhile
+        if (it == entries_.end() || !it->second.pending || it->second.answered()) return; // reset or answered meanwhile
         routed& r = *it->second.pending;
+        const bool head = r.req.method() == "HEAD";
         switch (dec.what) {
-        case auth_decision::kind::abandon: return reset(id, NGHTTP2_CANCEL);
-        case auth_decision::kind::deny: return reply(id, r.route.refused(r.route.denied(dec), r.req, remote_, true), false);
+        case auth_decision::kind::abandon:
+            it->second.pending.reset();
+            return reset(id, NGHTTP2_CANCEL);
+        case auth_decision::kind::deny: return reply(id, r.route.refused(r.route.denied(dec), r.req, remote_, true), head);
         case auth_decision::kind::allow: return open_stream(id, std::move(r.req), std::move(dec.user));
         }
     }
@@ -266,9 +297,10 @@ private:
     void open_stream(std::int32_t id, request req, std::any user)
     {
         entry& e = entries_[id];
+        if (e.answered() || !e.pending) return;
         const auto pending = std::move(e.pending); // the route, until the stream is open
         dispatch& d = pending->route;
-        if (!d.stream_allowed()) return reply(id, d.refused(d.error(503), req, remote_, true), false);
+        if (!d.stream_allowed()) return reply(id, d.refused(d.error(503), req, remote_, true), req.method() == "HEAD");
         d.open(std::move(req), std::move(user), connection_slot(), [&](request r, connection_slot slot) {
             e.stream = std::make_shared<h2_stream>(lane_, std::move(r), reg_.state_ptr(), std::move(slot),
                                                    this->shared_from_this(), id);
@@ -281,19 +313,21 @@ private:
     void refuse(std::int32_t id, int status)
     {
         h2_session::incoming* in = h2_.request(id);
-        const bool complete = in && in->complete;
+        const bool complete = in && in->complete, head = in && in->method == "HEAD";
         dispatch d(reg_.state(), *routes_);
-        reply(id, d.refused(d.error(status), request(), remote_, false), !complete, !complete);
+        reply(id, d.refused(d.error(status), request(), remote_, false), head, !complete);
     }
 
-    // Answers stream `id` with `r` (without its body: `head_only`); `then_reset` for a request
-    // the client has not finished.
+    // Answers stream `id` with `r` (without its body: `head_only`), once; `then_reset` for a
+    // request the client has not finished.
     void reply(std::int32_t id, const response& r, bool head_only, bool then_reset = false)
     {
         h2_.answered(id);
         entry& e = entries_[id];
+        if (e.answered()) return;
+        e.pending.reset(); // the request is done with
         std::vector<std::pair<std::string, std::string>> fields = r.headers();
-        const bool has_body = r.status() >= 200 && r.status() != 204 && r.status() != 304;
+        const bool has_body = response::has_content(r.status());
         if (has_body) fields.emplace_back("content-length", std::to_string(r.body().size()));
         auto body = std::make_unique<plain_body>();
         if (has_body && !head_only) body->bytes = r.body();
@@ -322,6 +356,7 @@ private:
             bump(reg_.state().stats.http2_protocol_errors); // nghttp2 answered it with GOAWAY
             closing_ = true;
         }
+        for (auto [id, code] : h2_.take_closed()) closed(id, code); // streams the frames just sent ended
         std::vector<std::pair<std::shared_ptr<h2_stream>, std::size_t>> written;
         written.swap(handed_);
         if (out_.empty()) {
@@ -336,8 +371,11 @@ private:
                           bind([self = this->shared_from_this(), written = std::move(written)](std::error_code ec, std::size_t) {
                               self->writing_ = false;
                               if (ec) return self->end(ec);
-                              for (auto& w : written) w.first->sent(w.second);
+                              // the next write first: its first step tells nghttp2 that these
+                              // frames went out, which detaches their streams' parts, so that
+                              // the parts sent() leads to can be submitted
                               self->send();
+                              for (auto& w : written) w.first->sent(w.second);
                           }));
     }
 
@@ -354,9 +392,7 @@ private:
         if (!why) why = make_error_code(asio::error::connection_aborted);
         for (auto& e : entries)
             if (e.second.stream) e.second.stream->peer_closed(why);
-        out_ = std::string();
-        in_.reset();
-        reg_.leave();
+        reg_.leave(); // (the buffers stay: an operation completing now may still read them)
         slot_.release();
     }
 
@@ -373,7 +409,7 @@ private:
     std::vector<std::pair<std::shared_ptr<h2_stream>, std::size_t>> handed_; // batches in the frames being collected
     std::unique_ptr<char[]> in_; // TLS only
     std::string out_;
-    std::chrono::steady_clock::time_point write_started_{}, stop_deadline_{}, linger_deadline_{};
+    std::chrono::steady_clock::time_point write_started_{}, stop_deadline_{}, linger_deadline_{}, idle_since_{};
     bool writing_ = false, send_posted_ = false, closing_ = false, stopping_ = false, reading_ = false, lingering_ = false;
 };
 

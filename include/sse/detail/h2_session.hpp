@@ -70,12 +70,16 @@ private:
     defers; `resume()` wakes it), `reset()` a stream, `goaway()` the connection.
 
     A request's head becomes an HTTP/1.1 head (`method target HTTP/1.1`, `Host` from
-    `:authority`, then its fields), so that the server's own parser checks it; one larger than
-    `max_header_bytes` (or with more than `max_headers` fields) is answered 431 whatever its
-    content, and its fields are not kept. A body over `max_body_bytes` is discarded and
-    answered 413. A client that resets streams or sends control frames beyond its budget
-    ends the connection (`abused()`); so does one that does not read what nghttp2 queues for
-    it (nghttp2's own limit on queued acknowledgements). */
+    `:authority` unless a `host` field came, then its fields, split `cookie` fields joined into
+    one), so that the server's own parser checks it; one larger than `max_header_bytes` (or
+    with more than `max_headers` fields) is answered 431 whatever its content, and its fields
+    are not kept. A body over `max_body_bytes` (announced by `content-length`, or as it
+    arrives), or one that would take the bodies the connection holds at once over four times
+    that, is discarded and answered 413. A client that resets streams or sends control frames
+    beyond its budget ends the connection (`abused()`); so does one that does not read what
+    nghttp2 queues for it (nghttp2's own limit on queued acknowledgements), and one whose
+    header block goes on far beyond the limit or in more than 64 CONTINUATION frames (nghttp2
+    1.52 would read it to its end). No exception leaves a callback: one fails the session. */
 class h2_session {
 public:
     /// What a response's body (or a part of it, see `send()`) is read from, by nghttp2, as the
@@ -102,10 +106,12 @@ public:
         bool has_host = false;
         std::chrono::steady_clock::time_point began;
         std::string method, path, authority; // pseudo-headers, until the head is built
+        std::string cookies; // the `cookie` fields, joined with "; " (RFC 9113, 8.2.3)
+        std::size_t counted = 0; // of body, in the connection's total
     };
 
     /// Why a connection ends (beyond protocol errors, which nghttp2 answers with GOAWAY).
-    enum class abuse { none, rapid_reset, control_flood, unread_output };
+    enum class abuse { none, rapid_reset, control_flood, unread_output, header_flood };
 
     explicit h2_session(const h2_limits& limits) : limits_(limits), resets_(limits.resets_per_second),
                                                    control_(limits.control_frames_per_second)
@@ -116,6 +122,7 @@ public:
             nghttp2_session_callbacks_del(cb);
             throw std::bad_alloc();
         }
+        nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &on_begin_frame);
         nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &on_begin_headers);
         nghttp2_session_callbacks_set_on_header_callback(cb, &on_header);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data_chunk);
@@ -129,6 +136,9 @@ public:
         nghttp2_option_set_no_closed_streams(opt, 1); // (kept only for RFC 7540 priorities)
 #if NGHTTP2_VERSION_NUM >= 0x013900 // 1.57: nghttp2's own rapid-reset guard, beside ours
         nghttp2_option_set_stream_reset_rate_limit(opt, 2 * limits.resets_per_second, limits.resets_per_second);
+#endif
+#if NGHTTP2_VERSION_NUM >= 0x013d00 // 1.61: its CONTINUATION limit, beside our header-bytes cut-off
+        nghttp2_option_set_max_continuations(opt, 16);
 #endif
         const int rv = nghttp2_session_server_new2(&session_, cb, this, opt);
         nghttp2_session_callbacks_del(cb);
@@ -147,7 +157,10 @@ public:
     ~h2_session() { nghttp2_session_del(session_); }
 
     /** @brief Takes `n` bytes the client sent. Returns 0, or a negative nghttp2 error once the
-        connection must end (a protocol error: a GOAWAY is queued; or `abused()`). */
+        connection must end (`abused()`, or an error nghttp2 cannot answer, e.g. a bad
+        preface; a GOAWAY is queued either way). Most protocol errors return 0: nghttp2
+        answers them with GOAWAY itself (`protocol_failed()` once it is out). Final: after an
+        error, nothing more is read. */
     int feed(const char* data, std::size_t n)
     {
         if (failed_) return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -207,7 +220,13 @@ public:
         return out;
     }
     /// Forgets the request of stream `id` (it has been answered); the stream stays open.
-    void answered(std::int32_t id) { incoming_.erase(id); }
+    void answered(std::int32_t id)
+    {
+        if (auto it = incoming_.find(id); it != incoming_.end()) forget(it);
+    }
+
+    /// Whether a request is on its way (begun, not answered).
+    bool receiving() const noexcept { return !incoming_.empty(); }
 
     /** @brief Answers stream `id` with `status` and `fields` (names any case: they are sent in
         lower case; connection-specific ones are dropped), and the body `body` pulls, if any
@@ -266,11 +285,34 @@ public:
     abuse abused() const noexcept { return abuse_; }
     /// RST_STREAM frames the client sent.
     std::uint64_t resets_received() const noexcept { return resets_total_; }
-    /// Streams (requests) the client opened.
-    std::uint64_t streams_opened() const noexcept { return opened_; }
 
 private:
     static h2_session& self(void* p) { return *static_cast<h2_session*>(p); }
+
+    // Runs a callback's body: an exception (bad_alloc) must not cross nghttp2's C frames.
+    template <class F>
+    static auto guarded(F&& f) noexcept -> decltype(f())
+    {
+        try {
+            return f();
+        } catch (...) {
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+    }
+
+    void forget(std::map<std::int32_t, incoming>::iterator it)
+    {
+        body_bytes_ -= it->second.counted;
+        incoming_.erase(it);
+    }
+
+    static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user)
+    {
+        auto& s = self(user);
+        if (hd->type == NGHTTP2_HEADERS) s.continuations_ = 0;
+        if (hd->type == NGHTTP2_CONTINUATION && ++s.continuations_ > 64) return s.cut_off(abuse::header_flood);
+        return 0;
+    }
 
     // A response's header block: `:status`, then `fields` in lower case without the
     // connection-specific ones (nghttp2 copies it when submitted). Made in place: its entries
@@ -327,23 +369,29 @@ private:
 
     static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user)
     {
-        auto& s = self(user);
-        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-        ++s.opened_;
-        auto& in = s.incoming_[frame->hd.stream_id];
-        in.began = std::chrono::steady_clock::now();
-        return 0;
+        return guarded([&] {
+            if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+            self(user).incoming_[frame->hd.stream_id].began = std::chrono::steady_clock::now();
+            return 0;
+        });
     }
 
     static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
                          const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user)
     {
-        auto& s = self(user);
+        return guarded([&] { return self(user).header(frame, name, namelen, value, valuelen); });
+    }
+
+    int header(const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen, const std::uint8_t* value,
+               std::size_t valuelen)
+    {
+        auto& s = *this;
         if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; // trailers: ignored
         incoming* in = s.request(frame->hd.stream_id);
         if (!in) return 0;
         in->header_bytes += namelen + valuelen + 32;
         ++in->fields;
+        if (in->header_bytes > 4 * s.limits_.max_header_bytes + 65536) return s.cut_off(abuse::header_flood); // CONTINUATION flood
         if (in->header_bytes > s.limits_.max_header_bytes || in->fields > s.limits_.max_headers) {
             in->refusal = 431;
             in->head.clear();
@@ -359,32 +407,58 @@ private:
             in->path = v;
         else if (n == ":authority")
             in->authority = v;
+        else if (n == "cookie")
+            in->cookies.append(in->cookies.empty() ? "" : "; ").append(v);
         else if (!n.empty() && n.front() != ':') {
             in->has_host = in->has_host || n == "host";
+            if (n == "content-length" && too_long(v, s.limits_.max_body_bytes)) in->refusal = 413;
             in->head.append(n).append(": ").append(v).append("\r\n");
         }
         return 0;
     }
 
+    // Whether the decimal `v` is over `limit` (or not a number: nghttp2 refuses that itself).
+    static bool too_long(std::string_view v, std::size_t limit)
+    {
+        std::size_t n = 0;
+        for (char c : v) {
+            if (c < '0' || c > '9') return false;
+            if (n > (limit - static_cast<std::size_t>(c - '0')) / 10) return true;
+            n = n * 10 + static_cast<std::size_t>(c - '0');
+        }
+        return n > limit;
+    }
+
     static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t len,
                              void* user)
     {
-        auto& s = self(user);
-        incoming* in = s.request(id);
-        if (!in || in->refusal) return 0;
-        if (in->body.size() + len > s.limits_.max_body_bytes) {
-            in->refusal = 413;
-            in->body.clear();
-            in->body.shrink_to_fit();
+        return guarded([&] {
+            auto& s = self(user);
+            incoming* in = s.request(id);
+            if (!in || in->refusal) return 0;
+            if (in->body.size() + len > s.limits_.max_body_bytes ||
+                s.body_bytes_ + len > 4 * std::min(s.limits_.max_body_bytes, SIZE_MAX / 8)) {
+                in->refusal = 413;
+                s.body_bytes_ -= in->counted;
+                in->counted = 0;
+                std::string().swap(in->body);
+                return 0;
+            }
+            in->body.append(reinterpret_cast<const char*>(data), len);
+            in->counted += len;
+            s.body_bytes_ += len;
             return 0;
-        }
-        in->body.append(reinterpret_cast<const char*>(data), len);
-        return 0;
+        });
     }
 
     static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user)
     {
-        auto& s = self(user);
+        return guarded([&] { return self(user).frame_received(frame); });
+    }
+
+    int frame_received(const nghttp2_frame* frame)
+    {
+        auto& s = *this;
         const auto now = std::chrono::steady_clock::now();
         switch (frame->hd.type) {
         case NGHTTP2_RST_STREAM:
@@ -413,6 +487,7 @@ private:
                 std::string head = in->method;
                 head.append(" ").append(in->path).append(" HTTP/1.1\r\n");
                 if (!in->authority.empty() && !in->has_host) head.append("host: ").append(in->authority).append("\r\n");
+                if (!in->cookies.empty()) in->head.append("cookie: ").append(in->cookies).append("\r\n");
                 in->head = head.append(in->head).append("\r\n");
             }
         }
@@ -431,16 +506,23 @@ private:
 
     static int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* user)
     {
-        auto& s = self(user);
-        s.incoming_.erase(id);
-        s.closed_.emplace_back(id, code);
-        s.reset_after_.erase(std::remove(s.reset_after_.begin(), s.reset_after_.end(), id), s.reset_after_.end());
-        return 0;
+        return guarded([&] {
+            auto& s = self(user);
+            s.answered(id);
+            s.closed_.emplace_back(id, code);
+            s.reset_after_.erase(std::remove(s.reset_after_.begin(), s.reset_after_.end(), id), s.reset_after_.end());
+            return 0;
+        });
     }
 
     static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user)
     {
-        auto& s = self(user);
+        return guarded([&] { return self(user).frame_sent(session, frame); });
+    }
+
+    int frame_sent(nghttp2_session* session, const nghttp2_frame* frame)
+    {
+        auto& s = *this;
         if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR && s.abuse_ == abuse::none)
             s.protocol_failed_ = true;
         if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
@@ -457,12 +539,14 @@ private:
     static h2_ssize read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
                               std::uint32_t* flags, nghttp2_data_source* src, void*)
     {
-        bool eof = false;
-        auto* body = static_cast<source*>(src->ptr);
-        const std::size_t n = body->read(buf, length, eof);
-        if (eof) *flags |= body->ends_stream() ? NGHTTP2_DATA_FLAG_EOF : NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        if (n == 0 && !eof) return NGHTTP2_ERR_DEFERRED;
-        return static_cast<h2_ssize>(n);
+        return guarded([&]() -> h2_ssize {
+            bool eof = false;
+            auto* body = static_cast<source*>(src->ptr);
+            const std::size_t n = body->read(buf, length, eof);
+            if (eof) *flags |= body->ends_stream() ? NGHTTP2_DATA_FLAG_EOF : NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            if (n == 0 && !eof) return NGHTTP2_ERR_DEFERRED;
+            return static_cast<h2_ssize>(n);
+        });
     }
 
     h2_limits limits_;
@@ -474,7 +558,9 @@ private:
     rate_budget resets_, control_;
     abuse abuse_ = abuse::none;
     bool protocol_failed_ = false, failed_ = false;
-    std::uint64_t resets_total_ = 0, opened_ = 0;
+    std::uint64_t resets_total_ = 0;
+    std::size_t body_bytes_ = 0;  // of the bodies in incoming_
+    unsigned continuations_ = 0;  // CONTINUATION frames of the header block being read
 };
 
 } // namespace sse::detail

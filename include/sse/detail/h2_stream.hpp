@@ -25,8 +25,9 @@ public:
     virtual ~h2_link() = default;
     /// Sends the response head of stream `id` (the stream stays open).
     virtual void open(std::int32_t id, int status, const std::vector<std::pair<std::string, std::string>>& fields) = 0;
-    /// Sends the next part of stream `id`'s body, read from `part` (see `h2_session::send`).
-    virtual void send(std::int32_t id, h2_session::source& part) = 0;
+    /// Sends the next part of stream `id`'s body, read from `part` (see `h2_session::send`);
+    /// false if the stream has closed meanwhile (its close is reported later).
+    virtual bool send(std::int32_t id, h2_session::source& part) = 0;
     /// Ends stream `id` with RST_STREAM `code`.
     virtual void reset(std::int32_t id, std::uint32_t code) = 0;
     /// `s` handed a whole batch of `bytes` over: it is written once the connection's write completes.
@@ -48,17 +49,22 @@ public:
     {
     }
 
+    /// The connection, while the HTTP/2 stream is open and the connection alive (it owns the
+    /// stream's entry: a weak reference, so that neither keeps the other).
+    std::shared_ptr<h2_link> link() const { return linked_ ? link_.lock() : nullptr; }
+
     /// On the strand: the HTTP/2 stream has closed (the client reset it, or the connection
     /// ended): the stream ends for `ec`, and no longer touches the connection.
     void peer_closed(std::error_code ec)
     {
-        if (!link_) return;
+        if (!linked_) return;
+        linked_ = false;
         link_.reset();
         const bool writing = batch_.has_value() || handed_;
         batch_.reset();
         handed_ = false; // a write of the connection that completes later no longer counts
         if (!writing && !watching_) {
-            gone_eof_ = ec == asio::error::eof; // the next write or watch learns it
+            gone_eof_ = ec == make_error_code(asio::error::eof); // the next write or watch learns it
             return;
         }
         asio::post(get_executor(), [self = shared_from_this(), this, ec, writing] {
@@ -94,11 +100,11 @@ private:
                 fields.emplace_back("content-length", std::to_string(rejection->body().size()));
                 if (!head_only) body = rejection->body();
             }
-            link_->open(id_, status, fields);
+            if (auto l = link()) l->open(id_, status, fields);
         } else {
             auto fields = stream_head_fields();
             fields.insert(fields.end(), extra.begin(), extra.end());
-            link_->open(id_, 200, fields);
+            if (auto l = link()) l->open(id_, 200, fields);
             if (!head_only) body = stream_preamble(options());
         }
         submitted_ = true;
@@ -113,31 +119,36 @@ private:
 
     void start_write(const write_buffers& buffers) override
     {
-        if (!link_) return fail_soon(true);
+        auto l = link();
+        if (!l) return fail_soon(true);
         batch_.emplace(buffers);
         copied_ = 0;
         total_ = 0;
         for (auto b : buffers) total_ += b.size();
         if (total_ == 0) return hand_over(); // nothing for nghttp2 to read: written with the next write
-        link_->send(id_, body());
+        if (!l->send(id_, body())) {
+            batch_.reset(); // not handed over: this write fails now, and the close only ends the watch
+            fail_soon(true);
+        }
     }
 
     void start_read() override
     {
         watching_ = true;
-        if (!link_) fail_soon(false);
+        if (!link()) fail_soon(false);
     }
 
     void close_transport() noexcept override
     {
-        if (!link_ || ended_) return;
+        auto l = link();
+        if (!l || ended_) return;
         ended_ = true;
         if (!submitted_)
-            link_->reset(id_, NGHTTP2_INTERNAL_ERROR); // never answered
-        else if (batch_)
-            link_->reset(id_, NGHTTP2_CANCEL); // cut short inside a batch (a stalled write)
-        else
-            link_->send(id_, body()); // an empty last part: END_STREAM after what was written
+            l->reset(id_, NGHTTP2_INTERNAL_ERROR); // never answered
+        else if (batch_ || handed_)
+            l->reset(id_, NGHTTP2_CANCEL); // cut short: a batch not (all) written, e.g. a stalled write
+        else if (!l->send(id_, body())) // an empty last part: END_STREAM after what was written
+            l->reset(id_, NGHTTP2_INTERNAL_ERROR);
     }
 
     bool ends_stream() const override { return ended_; }
@@ -171,7 +182,7 @@ private:
     {
         batch_.reset();
         handed_ = true;
-        if (link_) link_->handed(std::static_pointer_cast<h2_stream>(shared_from_this()), total_);
+        if (auto l = link()) l->handed(std::static_pointer_cast<h2_stream>(shared_from_this()), total_);
     }
 
     // The HTTP/2 stream closed before a write or a watch began: it completes with that, soon.
@@ -187,11 +198,11 @@ private:
         });
     }
 
-    std::shared_ptr<h2_link> link_; // until the HTTP/2 stream closes
+    std::weak_ptr<h2_link> link_; // until the HTTP/2 stream closes
     std::int32_t id_;
     std::optional<write_buffers> batch_; // handed to nghttp2, being read
     std::size_t copied_ = 0, total_ = 0;
-    bool submitted_ = false, ended_ = false, watching_ = false, handed_ = false, gone_eof_ = false;
+    bool linked_ = true, submitted_ = false, ended_ = false, watching_ = false, handed_ = false, gone_eof_ = false;
 };
 
 } // namespace sse::detail
