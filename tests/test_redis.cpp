@@ -232,7 +232,7 @@ TEST_CASE("redis: a Last-Event-ID older than the trimmed log gets missed_event, 
     CHECK(b.room.stats().missed == 1);
 }
 
-TEST_CASE("redis: Redis killed and restarted; streams stay open, publishes wait and go out, nothing acknowledged is lost", "[redis]")
+TEST_CASE("redis: Redis killed and restarted, streams stay open, publishes wait and go out, nothing acknowledged is lost", "[redis]")
 {
     test::redis_server redis({}, true);
     sse::server_options so;

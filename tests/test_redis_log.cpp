@@ -161,7 +161,7 @@ TEST_CASE("redis ids and positions: canonical forms only", "[redis][unit]")
     for (const char* bad : {"17-4", ":17-4", "XYZ:17-4", "0af3:0-0", "0af3:", "5", "0af3:17-4 "}) CHECK_FALSE(log_position::parse(bad));
 }
 
-TEST_CASE("redis records: an event's fields round-trip; bad records are refused", "[redis][unit]")
+TEST_CASE("redis records: an event's fields round-trip, bad records are refused", "[redis][unit]")
 {
     auto e = sse::event("line 1\nline 2\r\n").type("tick").retry(std::chrono::milliseconds(1500)).comment("c\nd");
     const auto back = sse::detail::decode_record(sse::detail::encode_record(e));

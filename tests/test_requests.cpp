@@ -101,7 +101,7 @@ TEST_CASE("requests: Expect: 100-continue gets the interim answer before the bod
     CHECK(client::status(other.read_head()) == 417);
 }
 
-TEST_CASE("requests: the route's methods decide; others get 405 with Allow, GET keeps taking no body", "[requests]")
+TEST_CASE("requests: the route's methods decide, others get 405 with Allow, GET keeps taking no body", "[requests]")
 {
     test::server_fixture f;
     sse::route_options ro;

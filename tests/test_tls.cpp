@@ -197,7 +197,7 @@ TEST_CASE("tls: curl reads a stream and a page with --cacert", "[tls]")
     CHECK(fetch("/events?once=1") == "id: 1\ndata: secret\n\n");
 }
 
-TEST_CASE("tls: events larger than a record, and more than the socket takes at once, arrive whole; a client that "
+TEST_CASE("tls: events larger than a record, and more than the socket takes at once, arrive whole, a client that "
           "leaves closes its stream",
           "[tls]")
 {
