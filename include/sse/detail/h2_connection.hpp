@@ -79,7 +79,7 @@ public:
     void handed(std::shared_ptr<h2_stream> s, std::size_t bytes) override
     {
         handed_.emplace_back(std::move(s), bytes);
-        want_send(); // (a batch of no bytes is written with the next write, whatever it is)
+        if (!collecting_) want_send(); // a batch of no bytes, handed outside a collect: a write must follow
     }
 
 private:
@@ -351,7 +351,10 @@ private:
     {
         if (writing_ || !socket_.lowest_layer().is_open()) return;
         out_.clear();
-        if (!h2_.collect(out_, write_chunk)) return end(make_error_code(asio::error::connection_aborted));
+        collecting_ = true; // (what is handed meanwhile goes out with this write: no other send needed)
+        const bool ok = h2_.collect(out_, write_chunk);
+        collecting_ = false;
+        if (!ok) return end(make_error_code(asio::error::connection_aborted));
         if (h2_.protocol_failed() && !closing_) {
             bump(reg_.state().stats.http2_protocol_errors); // nghttp2 answered it with GOAWAY
             closing_ = true;
@@ -410,7 +413,7 @@ private:
     std::unique_ptr<char[]> in_; // TLS only
     std::string out_;
     std::chrono::steady_clock::time_point write_started_{}, stop_deadline_{}, linger_deadline_{}, idle_since_{};
-    bool writing_ = false, send_posted_ = false, closing_ = false, stopping_ = false, reading_ = false, lingering_ = false;
+    bool writing_ = false, send_posted_ = false, collecting_ = false, closing_ = false, stopping_ = false, reading_ = false, lingering_ = false;
 };
 
 } // namespace sse::detail
