@@ -54,8 +54,7 @@ public:
             // a stop() that began before the enrolment did not see this connection
             if (self->reg_.state().stopping.load(std::memory_order_acquire)) self->shutdown();
             if (!received.empty() && !self->take(received.data(), received.size())) return;
-            self->want_send();
-            self->do_read();
+            if (self->send_now()) self->do_read();
         });
     }
 
@@ -184,8 +183,7 @@ private:
                                         self->reading_ = false;
                                         if (ec) return self->end(ec);
                                         if (!self->lingering_ && !self->take(self->in_.get(), n)) return;
-                                        self->want_send();
-                                        self->do_read();
+                                        if (self->send_now()) self->do_read();
                                     }));
         }
     }
@@ -202,8 +200,7 @@ private:
             if (ec) return end(ec);
             if (!lingering_ && !take(buf, n)) return;
         }
-        want_send();
-        do_read();
+        if (send_now()) do_read();
     }
 
     // The last frames (a GOAWAY) are written: stop sending and drain what the client still
@@ -334,6 +331,15 @@ private:
         h2_.respond(id, r.status(), fields, body->bytes.empty() ? nullptr : body.get(), then_reset);
         e.plain = std::move(body);
         want_send();
+    }
+
+    // After a read: what it led to is written at once (not after the other connections'
+    // reads), so that its frames do not wait in the session meanwhile. False if that ended
+    // the connection.
+    bool send_now()
+    {
+        send();
+        return socket_.lowest_layer().is_open();
     }
 
     void want_send()
