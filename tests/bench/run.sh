@@ -27,6 +27,9 @@
 #                    coalescing window, sse-bench-server --flush-delay-us
 #                    WINDOW_US) runs when named
 #   WINDOW_US        asio-sse-window's window in microseconds [5000]
+#   CLUSTER_WINDOW_US cluster scenario: give every node of every variant (local,
+#                    local-x2, redis) a coalescing window of this many
+#                    microseconds (--flush-delay-us) [0: none, write-through]
 #   SCENARIOS        scenario kinds to run ["idle fanout ticker cluster post"]
 #   RUNS             runs per point [2]
 #   RULES            publishing rules of the fan-out points, --catch-up-ms values
@@ -109,6 +112,7 @@ POST_DURATION=${POST_DURATION:-8}
 POST_RAMP_BATCH=${POST_RAMP_BATCH:-128}
 POST_PROBES=${POST_PROBES:-200}
 HTTPLIB_POOL=${HTTPLIB_POOL:-$((POST_N + 16))}
+CLUSTER_WINDOW_US=${CLUSTER_WINDOW_US:-0}
 CLUSTER_NODES=2          # asio-sse-redis: nodes, each with N streams and R/CLUSTER_NODES of the publishes
 PAYLOAD=64
 CLK_TCK=$(getconf CLK_TCK)
@@ -419,7 +423,8 @@ run_cluster_point() {
     share=$((rate / nodes))
     if ((k == nodes)); then share=$((rate - share * (nodes - 1))); fi
     [[ $variant == asio-sse-local-x2 ]] && share=$rate
-    if port=$(free_port) && start_server asio-sse "$port" "$share" 0 "$logp.node$k" "${redis_args[@]}"; then
+    if port=$(free_port) && start_server asio-sse "$port" "$share" 0 "$logp.node$k" "${redis_args[@]}" \
+      --flush-delay-us "$CLUSTER_WINDOW_US"; then
       ports+=("$port")
       node_pids+=("$MEASURE_PIDS")
     else
