@@ -281,6 +281,7 @@ TEST_CASE("http2: request bodies arrive whole, over max_body_bytes is 413, a hea
     h2_fixture x(o);
     sse::route_options ro;
     ro.methods = {"POST"};
+    ro.cors = sse::cors_policy{{"https://app.example"}, false, {}, std::chrono::seconds(60), {}};
     x.f.srv.on_stream("/chat", x.inbox.handler([](const sse::stream_ptr& s) {
         s->send(sse::event("got " + std::to_string(s->request().body().size())));
     }), ro);
@@ -289,17 +290,27 @@ TEST_CASE("http2: request bodies arrive whole, over max_body_bytes is 413, a hea
     h2_client c(x.port());
     const std::string body(900, 'b'), big(1500, 'B');
     const auto ok = c.request("POST", "/chat", {{"content-type", "application/json"}}, &body);
-    const auto too_big = c.request("POST", "/chat", {}, &big);
-    const auto fat_head = c.request("POST", "/chat", {{"x-fat", std::string(3000, 'h')}}, &body);
-    REQUIRE(c.wait([&] { return has(c.stream(ok), "data: got 900\n\n") && c.stream(too_big).closed && c.stream(fat_head).closed; }));
+    const auto too_big = c.request("POST", "/chat", {{"origin", "https://app.example"}}, &big);
+    // announced over the limit, with fields after the length: refused at once, still routed
+    const auto announced = c.request("POST", "/chat", {{"content-length", "5000"}, {"origin", "https://app.example"}}, &body, false);
+    const auto fat_head = c.request("POST", "/chat", {{"x-fat", std::string(3000, 'h')}, {"origin", "https://app.example"}}, &body);
+    REQUIRE(c.wait([&] {
+        return has(c.stream(ok), "data: got 900\n\n") && c.stream(too_big).closed && c.stream(announced).closed &&
+               c.stream(fat_head).closed;
+    }));
     CHECK(c.stream(too_big).status == 413);
     CHECK(c.stream(too_big).data == "413 Content Too Large\n"); // a whole answer, its length right
     CHECK(c.stream(too_big).error_code == NGHTTP2_NO_ERROR);
+    // as over HTTP/1.1, a page on an allowed origin can read why (the route's CORS grant)
+    CHECK(c.stream(too_big).header("access-control-allow-origin") == "https://app.example");
+    CHECK(c.stream(announced).status == 413);
+    CHECK(c.stream(announced).header("access-control-allow-origin") == "https://app.example");
     CHECK(c.stream(fat_head).status == 431);
+    CHECK(c.stream(fat_head).header("access-control-allow-origin").empty()); // its fields were not kept
     CHECK(c.stream(fat_head).error_code == NGHTTP2_NO_ERROR);
     CHECK(x.inbox.next()->request().body() == body);
     CHECK(!c.closed());
-    CHECK(x.stats().requests_rejected == 2);
+    CHECK(x.stats().requests_rejected == 3);
 }
 
 TEST_CASE("http2: a request body that never ends gets 408 at the body timeout, the connection goes on", "[http2]")
@@ -309,16 +320,18 @@ TEST_CASE("http2: a request body that never ends gets 408 at the body timeout, t
     h2_fixture x(o);
     sse::route_options ro;
     ro.methods = {"POST"};
+    ro.cors = sse::cors_policy{{"https://app.example"}, false, {}, std::chrono::seconds(60), {}};
     x.f.srv.on_stream("/chat", x.inbox.handler(), ro);
     x.f.srv.on_request("/hello", [](const sse::request&) { return sse::response(200, "hi\n"); });
     x.run();
 
     h2_client c(x.port());
     const std::string part = "{\"never\":";
-    const auto id = c.request("POST", "/chat", {}, &part, false);
+    const auto id = c.request("POST", "/chat", {{"origin", "https://app.example"}}, &part, false);
     REQUIRE(c.wait([&] { return c.stream(id).closed; }, 5s));
     CHECK(c.stream(id).status == 408);
     CHECK(c.stream(id).data == "408 Request Timeout\n");
+    CHECK(c.stream(id).header("access-control-allow-origin") == "https://app.example");
     CHECK(c.stream(id).error_code == NGHTTP2_NO_ERROR); // the answer, then "stop sending"
     const auto hello = c.request("GET", "/hello");
     REQUIRE(c.wait([&] { return c.stream(hello).closed; }));

@@ -252,10 +252,8 @@ private:
         if (!in) return;
         bump(reg_.state().stats.http2_streams);
         if (in->refusal) return refuse(id, in->refusal);
-        request_parser parser(options().max_head_bytes, options().max_headers);
         request req;
-        if (const int status = parser.parse(in->head, req)) return refuse(id, status);
-        request_parser::set_remote(req, remote_);
+        if (const int status = parse_head(*in, req)) return refuse(id, status);
         request_parser::set_body(req, std::move(in->body));
         h2_.answered(id);
         const bool head = req.method() == "HEAD";
@@ -306,13 +304,29 @@ private:
     }
 
     // A request refused before it was routed (its head or body is over a limit, malformed, or
-    // late): the answer, counted; an incomplete request is also reset (NO_ERROR: "stop sending").
+    // late): the answer, counted, with its route's CORS grant where its head can be read (as
+    // over HTTP/1.1); an incomplete request is also reset (NO_ERROR: "stop sending").
     void refuse(std::int32_t id, int status)
     {
         h2_session::incoming* in = h2_.request(id);
         const bool complete = in && in->complete, head = in && in->method == "HEAD";
         dispatch d(reg_.state(), *routes_);
-        reply(id, d.refused(d.error(status), request(), remote_, false), head, !complete);
+        request req;
+        const bool parsed = in && !in->head.empty() && parse_head(*in, req) == 0;
+        if (parsed)
+            (void)d.route_head(req, false, 0); // for the route only: the answer is `status`
+        else
+            req = request();
+        reply(id, d.refused(d.error(status), req, remote_, parsed), head, !complete);
+    }
+
+    // The request of `in`'s head, from this connection's client: 0, or the status refusing it.
+    int parse_head(const h2_session::incoming& in, request& req) const
+    {
+        request_parser parser(options().max_head_bytes, options().max_headers);
+        const int status = parser.parse(in.head, req);
+        if (status == 0) request_parser::set_remote(req, remote_);
+        return status;
     }
 
     // Answers stream `id` with `r` (without its body: `head_only`), once; `then_reset` for a

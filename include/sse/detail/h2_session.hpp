@@ -97,7 +97,7 @@ public:
 
     /// A request on one stream, as it arrives.
     struct incoming {
-        std::string head; ///< as an HTTP/1.1 head
+        std::string head; ///< as an HTTP/1.1 head, once the header block is whole (none after a 431)
         std::string body;
         std::size_t header_bytes = 0, fields = 0;
         int refusal = 0; ///< 431 or 413: answered so whatever the rest
@@ -398,7 +398,7 @@ private:
             in->head.shrink_to_fit();
             return 0;
         }
-        if (in->refusal) return 0;
+        if (in->refusal == 431) return 0; // (a 413's fields are kept: its route is looked up)
         const std::string_view n(reinterpret_cast<const char*>(name), namelen);
         const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
         if (n == ":method")
@@ -481,16 +481,16 @@ private:
         }
         incoming* in = s.request(frame->hd.stream_id);
         if (!in) return 0;
-        if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !in->complete) {
-            in->complete = true;
-            if (!in->refusal) {
-                std::string head = in->method;
-                head.append(" ").append(in->path).append(" HTTP/1.1\r\n");
-                if (!in->authority.empty() && !in->has_host) head.append("host: ").append(in->authority).append("\r\n");
-                if (!in->cookies.empty()) in->head.append("cookie: ").append(in->cookies).append("\r\n");
-                in->head = head.append(in->head).append("\r\n");
-            }
+        // the request's header block is whole: its head, for the answer, and for a refusal's
+        // route (a body over the limit, or late, is refused with the route's CORS grant)
+        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && in->refusal != 431) {
+            std::string head = in->method;
+            head.append(" ").append(in->path).append(" HTTP/1.1\r\n");
+            if (!in->authority.empty() && !in->has_host) head.append("host: ").append(in->authority).append("\r\n");
+            if (!in->cookies.empty()) in->head.append("cookie: ").append(in->cookies).append("\r\n");
+            in->head = head.append(in->head).append("\r\n");
         }
+        if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) in->complete = true;
         if ((in->complete || in->refusal) && !in->queued) { // a refusal is answered without the rest
             in->queued = true;
             s.ready_.push_back(frame->hd.stream_id);
