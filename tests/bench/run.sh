@@ -72,6 +72,14 @@
 #   APPEND=1         append to an existing results.tsv instead of starting anew
 #   PUBLISH=1        afterwards copy the reports to tests/bench/published/ and
 #                    put the summary table into the top-level README.md
+#   SETUP=1          first install what the run uses (Debian packages through
+#                    tests/install-deps.sh: the compilers, CMake, Asio, OpenSSL,
+#                    hiredis, nghttp2, redis-server, cpp-httplib, RESTinio, Boost
+#                    (1.81 where no Beast is there yet), nginx + Nchan, gnuplot,
+#                    Node) and, unless SSE_BENCH_SERVER is given, build the
+#                    library's benchmark tools and the C++ peers (a Release build
+#                    in build/bench) and use them, as on a clean machine
+#                    [1 with PUBLISH=1, else 0]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -81,6 +89,27 @@ REPO_ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 BUILD_DIR=${BENCH_BUILD_DIR:-$BENCH_DIR/build}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 LOG_DIR=$RESULTS_DIR/logs
+
+# SETUP=1: what a clean machine lacks, installed; the servers built (see the knob above).
+setup() {
+  local pkgs=(gcc g++ cmake ninja-build libasio-dev libssl-dev libhiredis-dev redis-server libnghttp2-dev
+              libcpp-httplib-dev librestinio-dev nginx libnginx-mod-nchan gnuplot-nox)
+  command -v node >/dev/null || pkgs+=(nodejs)
+  [[ -f /usr/include/boost/beast.hpp ]] || pkgs+=(libboost1.81-dev) # (Debian's default 1.74 serves too)
+  log "setup: installing what is missing"
+  bash "$REPO_ROOT/tests/install-deps.sh" "${pkgs[@]}"
+  [[ -z ${SSE_BENCH_SERVER:-} ]] || return 0
+  local dir=$REPO_ROOT/build/bench
+  log "setup: building the benchmark tools and peers in $dir"
+  mkdir -p "$dir"
+  cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DASIO_SSE_BUILD_BENCH=ON \
+    -DASIO_SSE_BUILD_TESTS=OFF -DASIO_SSE_BUILD_EXAMPLES=OFF >"$dir.log" 2>&1 &&
+    cmake --build "$dir" -j"$(nproc)" >>"$dir.log" 2>&1 || { tail -n 30 "$dir.log"; log "setup: build failed ($dir.log)"; exit 1; }
+  SSE_BENCH_SERVER=$dir/tests/bench/sse-bench-server
+}
+SETUP=${SETUP:-${PUBLISH:-0}}
+[[ $SETUP != 1 ]] || setup
+
 SSE_BENCH_SERVER=${SSE_BENCH_SERVER:-build/tests/bench/sse-bench-server}
 [[ $SSE_BENCH_SERVER = /* ]] || SSE_BENCH_SERVER=$REPO_ROOT/$SSE_BENCH_SERVER
 HTTPLIB_SERVER=${HTTPLIB_SERVER:-$(dirname "$SSE_BENCH_SERVER")/httplib-post-server}
