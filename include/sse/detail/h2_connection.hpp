@@ -169,6 +169,7 @@ private:
     // of its own.
     void do_read()
     {
+        if (reading_) return; // (a send_now() that began lingering has started it already)
         reading_ = true;
         if constexpr (transport<Socket>::plaintext) {
             socket_.async_wait(asio::socket_base::wait_read, bind([self = this->shared_from_this()](std::error_code ec) {
@@ -213,7 +214,7 @@ private:
             std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(options().head_timeout, std::chrono::seconds(2));
         asio_error_code ignored;
         socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-        if (!reading_) do_read();
+        do_read();
     }
 
     // Feeds what was read to the session and acts on it; false once the connection ends.
