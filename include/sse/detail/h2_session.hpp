@@ -108,6 +108,8 @@ public:
         std::string method, path, authority; // pseudo-headers, until the head is built
         std::string cookies; // the `cookie` fields, joined with "; " (RFC 9113, 8.2.3)
         std::size_t counted = 0; // of body, in the connection's total
+        /// Whether its fields are still kept (all but a 431's: a 413 is refused on its route).
+        bool keeps_fields() const noexcept { return refusal != 431; }
     };
 
     /// Why a connection ends (beyond protocol errors, which nghttp2 answers with GOAWAY).
@@ -398,7 +400,7 @@ private:
             in->head.shrink_to_fit();
             return 0;
         }
-        if (in->refusal == 431) return 0; // (a 413's fields are kept: its route is looked up)
+        if (!in->keeps_fields()) return 0;
         const std::string_view n(reinterpret_cast<const char*>(name), namelen);
         const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
         if (n == ":method")
@@ -483,7 +485,7 @@ private:
         if (!in) return 0;
         // the request's header block is whole: its head, for the answer, and for a refusal's
         // route (a body over the limit, or late, is refused with the route's CORS grant)
-        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && in->refusal != 431) {
+        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && in->keeps_fields()) {
             std::string head = in->method;
             head.append(" ").append(in->path).append(" HTTP/1.1\r\n");
             if (!in->authority.empty() && !in->has_host) head.append("host: ").append(in->authority).append("\r\n");
