@@ -4,14 +4,19 @@
 #include "support/client.hpp"
 #include "support/server_fixture.hpp"
 
+#include <sse/channel.hpp>
 #include <sse/tls.hpp>
 
 #include <asio/connect.hpp>
 #include <asio/read_until.hpp>
 #include <asio/ssl/host_name_verification.hpp>
 
+#include <openssl/err.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -74,11 +79,22 @@ std::shared_ptr<asio::ssl::context> server_context(int n = 1)
     return sse::make_tls_context(pki::get().cert(n), pki::get().key(n));
 }
 
+/// What a `tls_client` offers: at most `max_version` (0: any), TLS 1.3 suites `suites` (null: OpenSSL's).
+struct offer {
+    int max_version = 0;
+    const char* suites = nullptr;
+};
+
 /// A TLS client on its own io_context; every operation is bounded by `limit`.
 class tls_client {
 public:
-    explicit tls_client(unsigned short port, std::chrono::milliseconds limit = 5s) : limit_(limit)
+    explicit tls_client(unsigned short port, std::chrono::milliseconds limit = 5s, offer o = {}) : limit_(limit)
     {
+        SSL* ssl = s_.native_handle();
+        if (o.max_version) SSL_set_max_proto_version(ssl, o.max_version);
+        if (o.suites) SSL_set_ciphersuites(ssl, o.suites);
+        SSL_set_msg_callback(ssl, &count_key_updates);
+        SSL_set_msg_callback_arg(ssl, &key_updates);
         s_.set_verify_mode(asio::ssl::verify_peer);
         s_.set_verify_callback([this](bool preverified, asio::ssl::verify_context& v) {
             char name[256];
@@ -110,9 +126,21 @@ public:
         return out;
     }
 
+    /// The protocol version and cipher suite (IANA number) the handshake chose.
+    int version() { return SSL_version(s_.native_handle()); }
+    unsigned suite() { return SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(s_.native_handle())); }
+
     std::string subject;
+    int key_updates = 0; ///< KeyUpdate messages received
 
 private:
+    static void count_key_updates(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*, void* arg)
+    {
+        if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+            static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE)
+            ++*static_cast<int*>(arg);
+    }
+
     template <class Start>
     std::error_code await(Start start)
     {
@@ -318,4 +346,135 @@ TEST_CASE("tls: make_tls_context refuses TLS 1.1 and a key that does not match",
     sse::detail::asio_error_code ec;
     s.handshake(asio::ssl::stream_base::client, ec);
     CHECK(ec);
+}
+
+TEST_CASE("tls: over TLS 1.3 a stream lets OpenSSL's session go and seals its own records, for each cipher suite, "
+          "while over TLS 1.2 OpenSSL goes on",
+          "[tls]")
+{
+    sse::server_options o;
+    o.max_queue_bytes = 1 << 20;
+    tls_fixture f(o, server_context());
+    sse::channel ch;
+    std::atomic<int> subscribed{0};
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        ch.subscribe(s);
+        ++subscribed;
+    });
+    f.run();
+    const std::string big(70 * 1024, 'b'); // five records in one write
+    struct row {
+        offer o;
+        int version;
+        unsigned suite;
+        int key_updates;
+    };
+    const row rows[] = {
+        {{0, "TLS_AES_128_GCM_SHA256"}, TLS1_3_VERSION, 0x1301, 1},
+        {{0, "TLS_AES_256_GCM_SHA384"}, TLS1_3_VERSION, 0x1302, 1},
+        {{0, "TLS_CHACHA20_POLY1305_SHA256"}, TLS1_3_VERSION, 0x1303, 1},
+        {{TLS1_2_VERSION, nullptr}, TLS1_2_VERSION, 0, 0},
+    };
+    for (const row& r : rows) {
+        INFO("suite " << (r.o.suites ? r.o.suites : "TLS 1.2"));
+        tls_client c(f.port(), 5s, r.o);
+        REQUIRE_FALSE(c.handshake()); // (over TLS 1.2 Asio says success in its own category)
+        REQUIRE(c.version() == r.version);
+        if (r.suite) CHECK(c.suite() == r.suite);
+        const int before = subscribed;
+        c.write("GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+        REQUIRE(test::client::status(c.read_until("\r\n\r\n")) == 200);
+        REQUIRE(subscribed == before + 1);
+        auto data = [&c] { // the next event's data (the channel numbers its events)
+            std::string e = c.read_until("\n\n");
+            if (e.rfind("id: ", 0) == 0) e.erase(0, e.find('\n') + 1);
+            return e;
+        };
+        ch.publish(sse::event("one"));
+        CHECK(data() == "data: one\n\n");
+        // what the client sends on a stream means nothing, whether or not the server can read it
+        c.write("GET /other HTTP/1.1\r\n\r\n");
+        ch.publish(sse::event(big));
+        for (int i = 3; i < 40; ++i) ch.publish(sse::event(std::to_string(i)));
+        CHECK(data() == "data: " + big + "\n\n");
+        for (int i = 3; i < 40; ++i) REQUIRE(data() == "data: " + std::to_string(i) + "\n\n");
+        CHECK(c.key_updates == r.key_updates);
+    } // each client goes without a word: its stream ends
+    CHECK(test::eventually([&] { return f.srv.stats().streams_open == 0; }));
+}
+
+TEST_CASE("tls: records sealed after OpenSSL's KeyUpdate are what OpenSSL's client reads, and a changed byte is "
+          "refused (in memory, each TLS 1.3 cipher suite)",
+          "[tls]")
+{
+    for (const char* suite : {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}) {
+        INFO(suite);
+        auto sctx = server_context();
+        sse::detail::tls13::hook(sctx->native_handle());
+        SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+        REQUIRE(cctx);
+        SSL* srv = SSL_new(sctx->native_handle());
+        SSL* cli = SSL_new(cctx);
+        REQUIRE(SSL_set_ciphersuites(cli, suite) == 1);
+        BIO *to_srv = BIO_new(BIO_s_mem()), *to_cli = BIO_new(BIO_s_mem());
+        BIO *srv_out = BIO_new(BIO_s_mem()), *cli_out = BIO_new(BIO_s_mem());
+        SSL_set_bio(srv, to_srv, srv_out);
+        SSL_set_bio(cli, to_cli, cli_out);
+        SSL_set_accept_state(srv);
+        SSL_set_connect_state(cli);
+        sse::detail::tls13::secret secret;
+        sse::detail::tls13::capture(srv, &secret);
+        auto pump = [&] {
+            char buf[4096];
+            for (auto [from, to] : {std::pair{srv_out, to_cli}, std::pair{cli_out, to_srv}})
+                for (int n; (n = BIO_read(from, buf, sizeof buf)) > 0;) BIO_write(to, buf, n);
+        };
+        int done_s = 0, done_c = 0;
+        for (int i = 0; i < 20 && !(done_s == 1 && done_c == 1); ++i) {
+            done_c = SSL_do_handshake(cli);
+            pump();
+            done_s = SSL_do_handshake(srv);
+            pump();
+        }
+        REQUIRE(done_s == 1);
+        REQUIRE(done_c == 1);
+        REQUIRE(secret.size > 0);
+        auto sealer = sse::detail::tls13::sealer::after_key_update(
+            static_cast<std::uint16_t>(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(srv))), secret);
+        REQUIRE(sealer);
+        REQUIRE(SSL_key_update(srv, SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+        REQUIRE(SSL_do_handshake(srv) == 1);
+        pump();
+
+        // three records, the second of a record's most plaintext
+        const std::string parts[] = {"hello", std::string(sse::detail::tls13::sealer::max_plaintext, 'x'), "after"};
+        std::string wire;
+        for (const auto& p : parts) {
+            std::string rec(p.size() + sse::detail::tls13::sealer::overhead, '\0');
+            std::memcpy(&rec[5], p.data(), p.size());
+            REQUIRE(sealer->seal(reinterpret_cast<unsigned char*>(&rec[0]), p.size()));
+            wire += rec;
+        }
+        BIO_write(to_cli, wire.data(), static_cast<int>(wire.size()));
+        std::string got(parts[0].size() + parts[1].size() + parts[2].size(), '\0');
+        std::size_t have = 0;
+        for (std::size_t n = 0; have < got.size() && SSL_read_ex(cli, &got[have], got.size() - have, &n) == 1;) have += n;
+        CHECK(have == got.size());
+        CHECK(got == parts[0] + parts[1] + parts[2]);
+
+        // the next record with one byte changed: the client refuses it
+        std::string rec(4 + sse::detail::tls13::sealer::overhead, '\0');
+        std::memcpy(&rec[5], "more", 4);
+        REQUIRE(sealer->seal(reinterpret_cast<unsigned char*>(&rec[0]), 4));
+        rec[7] ^= 1;
+        BIO_write(to_cli, rec.data(), static_cast<int>(rec.size()));
+        char byte;
+        std::size_t n = 0;
+        CHECK(SSL_read_ex(cli, &byte, 1, &n) == 0);
+        CHECK(SSL_get_error(cli, 0) == SSL_ERROR_SSL);
+        ERR_clear_error();
+        SSL_free(cli);
+        SSL_free(srv);
+        SSL_CTX_free(cctx);
+    }
 }

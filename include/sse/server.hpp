@@ -350,6 +350,7 @@ private:
     static context_type checked(context_type ctx)
     {
         if (!transport::usable(ctx)) throw std::invalid_argument("sse::basic_server: unusable transport context");
+        transport::adopt(ctx);
         return ctx;
     }
 

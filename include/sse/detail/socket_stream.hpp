@@ -36,6 +36,7 @@ public:
     {
         asio_error_code ignored; // if this fails, every write waits for the reactor: slower, still right
         if constexpr (transport<Socket>::plaintext) socket_->non_blocking(true, ignored);
+        transport<Socket>::send_only(*socket_); // its request is read: from now on it only sends
     }
 
 private:

@@ -6,6 +6,7 @@
 // the socket's descriptor, with no buffers of its own.
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/tls13_records.hpp>
 
 #if defined(ASIO_SSE_USE_BOOST_ASIO)
 #include <boost/asio/compose.hpp>
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -96,7 +98,15 @@ private:
     `async_write_some` (at most one record, 16 KB, per call) complete with
     `void(asio_error_code[, std::size_t])`, never inside the initiating call. At most one
     operation of each kind at a time, all on one strand. A read and a write may be pending
-    together (OpenSSL's state is only touched as each runs). `native_handle()` is the `SSL*`. */
+    together (OpenSSL's state is only touched as each runs). `native_handle()` is the `SSL*`.
+
+    A connection that from some point on only sends (an SSE stream, once its request is read)
+    can let OpenSSL's session go: `send_only()`. Over TLS 1.3 (with AES-GCM or
+    ChaCha20-Poly1305, and a context without a key-log callback of its own) OpenSSL then sends a
+    KeyUpdate, and the stream seals its records itself with the keys that follow (`tls13::sealer`:
+    about 100 B instead of the `SSL`'s 14 KB); what the client still sends is read and discarded
+    undecrypted, as bytes on a stream mean nothing, and the stream ends when the client's TCP
+    connection does (a close_notify alone does not end it). Over TLS 1.2 nothing changes. */
 class tls_stream {
 public:
     using executor_type = asio::ip::tcp::socket::executor_type;
@@ -110,7 +120,8 @@ public:
     {
     }
     tls_stream(tls_stream&& o) noexcept
-        : socket_(std::move(o.socket_)), ctx_(std::move(o.ctx_)), ssl_(std::exchange(o.ssl_, nullptr))
+        : socket_(std::move(o.socket_)), ctx_(std::move(o.ctx_)), ssl_(std::exchange(o.ssl_, nullptr)),
+          own_(std::move(o.own_))
     {
     }
     tls_stream& operator=(tls_stream&& o) noexcept
@@ -120,6 +131,7 @@ public:
             socket_ = std::move(o.socket_);
             ctx_ = std::move(o.ctx_);
             ssl_ = std::exchange(o.ssl_, nullptr);
+            own_ = std::move(o.own_);
         }
         return *this;
     }
@@ -128,6 +140,7 @@ public:
     ~tls_stream() { SSL_free(ssl_); }
 
     executor_type get_executor() noexcept { return socket_.get_executor(); }
+    /// The `SSL`: null before the client's first bytes, and once `send_only()` has let it go.
     SSL* native_handle() const noexcept { return ssl_; }
     lowest_layer_type& lowest_layer() noexcept { return socket_; }
 
@@ -157,8 +170,41 @@ public:
             op<write_step<ConstBuffers>, true>{this, {buffers}}, token, socket_);
     }
 
+    /** @brief From now on the connection only sends: lets OpenSSL's session go if it can (see
+        above), between operations (none may be pending), after the handshake. Returns whether
+        it did; if not (TLS 1.2, another cipher suite, the socket not taking the KeyUpdate at
+        once), OpenSSL goes on as before. */
+    bool send_only()
+    {
+        if (!ssl_ || !own_ || own_->sealer || !SSL_is_init_finished(ssl_) || SSL_version(ssl_) != TLS1_3_VERSION)
+            return false;
+        auto next = tls13::sealer::after_key_update(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl_)),
+                                                    own_->secret);
+        if (!next) return false;
+        ERR_clear_error();
+        // the KeyUpdate, written now: the records after it are sealed with `next`, from 0 on
+        if (SSL_key_update(ssl_, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(ssl_) != 1) {
+            ERR_clear_error(); // (a KeyUpdate not all written goes with OpenSSL's next write)
+            return false;
+        }
+        own_->sealer.emplace(std::move(*next));
+        OPENSSL_cleanse(own_->secret.bytes, sizeof own_->secret.bytes);
+        SSL_free(std::exchange(ssl_, nullptr));
+        return true;
+    }
+
 private:
     static constexpr std::size_t record = 16 * 1024; // a TLS record's most plaintext
+    static constexpr std::size_t own_write = 4 * record; // plaintext per write once sealing itself
+
+    // What the stream keeps for sealing its own records: the secret as the handshake gives it,
+    // then the keys; the records of a write until the socket has taken them all.
+    struct own_records {
+        tls13::secret secret;
+        std::optional<tls13::sealer> sealer;
+        std::unique_ptr<unsigned char[]> out;
+        std::size_t out_len = 0, sent = 0, plain = 0;
+    };
 
     // One attempt of an operation: `SSL_ERROR_NONE` when done, else what SSL_get_error() says;
     // `n` gets the bytes moved.
@@ -192,10 +238,11 @@ private:
         MutableBuffers buffers;
         int operator()(tls_stream& s, std::size_t& n) const
         {
-            if (!s.ssl_) return SSL_ERROR_SSL; // no handshake yet
+            if (!s.ssl_ && !s.sealing()) return SSL_ERROR_SSL; // no handshake yet
             const auto it = first_nonempty(buffers);
             if (it == asio::buffer_sequence_end(buffers)) return SSL_ERROR_NONE; // nothing to read into
             const asio::mutable_buffer b(*it);
+            if (s.sealing()) return s.discard_read(n);
             return outcome(s.ssl_, SSL_read_ex(s.ssl_, b.data(), b.size(), &n));
         }
     };
@@ -206,6 +253,7 @@ private:
         // one record: from the first buffer itself when it fills one, else through a copy.
         int operator()(tls_stream& s, std::size_t& n) const
         {
+            if (s.sealing()) return s.sealed_write(buffers, n);
             SSL* const ssl = s.ssl_;
             if (!ssl) return SSL_ERROR_SSL; // no handshake yet
             auto it = first_nonempty(buffers);
@@ -291,6 +339,73 @@ private:
         return asio_error_code(static_cast<int>(err ? err : static_cast<unsigned long>(e)), asio::error::get_ssl_category());
     }
 
+    bool sealing() const noexcept { return own_ && own_->sealer; }
+
+    // Sealing itself: the records of up to `own_write` bytes of `buffers`, sealed once, then
+    // sent as the socket takes them; `n` gets the plaintext bytes they hold.
+    template <class ConstBuffers>
+    int sealed_write(const ConstBuffers& buffers, std::size_t& n)
+    {
+        own_records& o = *own_;
+        if (!o.out) {
+            std::size_t plain = 0;
+            for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && plain < own_write; ++it)
+                plain += std::min(asio::const_buffer(*it).size(), own_write - plain);
+            if (plain == 0) return SSL_ERROR_NONE;
+            const std::size_t records = (plain + record - 1) / record;
+            o.out_len = plain + records * tls13::sealer::overhead;
+            o.out = std::make_unique<unsigned char[]>(o.out_len);
+            o.sent = 0;
+            o.plain = plain;
+            unsigned char* rec = o.out.get();
+            auto it = asio::buffer_sequence_begin(buffers);
+            std::size_t offset = 0; // into *it
+            for (std::size_t left = plain; left > 0;) {
+                const std::size_t len = std::min(left, record);
+                for (std::size_t copied = 0; copied < len;) {
+                    const asio::const_buffer b(*it);
+                    const std::size_t k = std::min(b.size() - offset, len - copied);
+                    std::memcpy(rec + 5 + copied, static_cast<const unsigned char*>(b.data()) + offset, k);
+                    copied += k;
+                    offset += k;
+                    if (offset == b.size()) ++it, offset = 0;
+                }
+                if (!o.sealer->seal(rec, len)) return drop_records(SSL_ERROR_SSL);
+                rec += len + tls13::sealer::overhead;
+                left -= len;
+            }
+        }
+        while (o.sent < o.out_len) {
+            const auto r = ::send(socket_.native_handle(), o.out.get() + o.sent, o.out_len - o.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r < 0) return socket_bio::would_block(errno) ? SSL_ERROR_WANT_WRITE : drop_records(SSL_ERROR_SYSCALL);
+            o.sent += static_cast<std::size_t>(r);
+        }
+        n = o.plain;
+        return drop_records(SSL_ERROR_NONE);
+    }
+
+    // The records of a write go (all sent, or the write failed); returns `result`.
+    int drop_records(int result)
+    {
+        own_->out.reset();
+        own_->out_len = own_->sent = own_->plain = 0;
+        return result;
+    }
+
+    // Sealing itself, nothing is decrypted: what the client sends is read and discarded (a
+    // bounded amount per wakeup); eof once it closes.
+    int discard_read(std::size_t& n)
+    {
+        n = 0;
+        char discard[512];
+        for (int i = 0; i < 16; ++i) {
+            const auto r = ::recv(socket_.native_handle(), discard, sizeof discard, MSG_DONTWAIT);
+            if (r == 0) return SSL_ERROR_ZERO_RETURN;
+            if (r < 0) return !socket_bio::would_block(errno) ? SSL_ERROR_SYSCALL : i == 0 ? SSL_ERROR_WANT_READ : SSL_ERROR_NONE;
+        }
+        return SSL_ERROR_NONE;
+    }
+
     // Makes the server session on descriptor `fd`; false (nothing made) when OpenSSL cannot.
     bool start(int fd)
     {
@@ -300,6 +415,8 @@ private:
             SSL_free(ssl);
             return false;
         }
+        own_ = std::make_unique<own_records>();
+        tls13::capture(ssl, &own_->secret); // (heap: it stays put as the stream moves)
         SSL_set_bio(ssl, bio, bio); // one BIO both ways; the SSL frees it
         SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_set_accept_state(ssl);
@@ -310,6 +427,7 @@ private:
     asio::ip::tcp::socket socket_;
     std::shared_ptr<asio::ssl::context> ctx_; // the context it started with (set_context may replace the server's)
     SSL* ssl_ = nullptr;
+    std::unique_ptr<own_records> own_; // with the SSL, for send_only()
 };
 
 } // namespace sse::detail

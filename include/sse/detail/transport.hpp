@@ -13,10 +13,12 @@ namespace sse::detail {
 /** @brief How the server makes and starts a `Socket` from an accepted TCP socket.
 
     A transport provides `context` (what the server keeps to make sockets), `usable(context)`,
-    `wrap()`, `async_handshake()` (its handler may run inline), `alpn()` (the protocol the
-    handshake chose, e.g. `h2`), `offer_h2(context)` (ALPN offers `h2`, then `http/1.1`) and `plaintext` (whether the
-    server may answer before a handshake, e.g. a 503 to a connection over the limit). Plain TCP
-    is the identity; `sse/tls.hpp` adds TLS.
+    `adopt(context)` (the server takes it: set up what the transport needs of it), `wrap()`,
+    `async_handshake()` (its handler may run inline), `alpn()` (the protocol the handshake
+    chose, e.g. `h2`), `offer_h2(context)` (ALPN offers `h2`, then `http/1.1`), `send_only()`
+    (the connection now only sends: an SSE stream's, once its request is read) and `plaintext`
+    (whether the server may answer before a handshake, e.g. a 503 to a connection over the
+    limit). Plain TCP is the identity; `sse/tls.hpp` adds TLS.
 */
 template <class Socket>
 struct transport;
@@ -27,6 +29,8 @@ struct transport<asio::ip::tcp::socket> {
     static constexpr bool plaintext = true;
 
     static bool usable(const context&) noexcept { return true; }
+    static void adopt(context&) noexcept {}
+    static void send_only(asio::ip::tcp::socket&) noexcept {}
 
     static asio::ip::tcp::socket wrap(asio::ip::tcp::socket s, context&) { return s; }
 
