@@ -5,6 +5,7 @@
 //   sse-bench-server --port P [--path /events] [--rate R] [--payload B] [--ticker-ms T] [--threads K]
 //                    [--catch-up-ms C] [--flush-delay-us W] [--redis-port RP [--redis-host H]]
 //                    [--post-path /chat] [--tokens N] [--token-ms M]
+//                    [--tls-cert CERT --tls-key KEY [--tls-keylog 1]]
 //
 // The publisher ticks every millisecond and publishes what fell due since its last tick; a
 // late tick catches up at most C ms of events (default 5), the rest slips. On exit the server
@@ -12,6 +13,10 @@
 // --flush-delay-us W sets server_options::flush_delay (the coalescing window; default 0).
 // --http2 1 also serves HTTP/2 (cleartext h2c, prior knowledge; needs asio-sse::http2 at build
 // time), with up to 1,000 streams per connection.
+// --tls-cert CERT --tls-key KEY serve HTTPS instead (`sse::tls_server`, make_tls_context; needs
+// asio-sse::tls, OpenSSL, at build time): over TLS 1.3 each stream then seals its own records.
+// --tls-keylog 1 gives the context a key-log callback of its own (it logs nothing), with which
+// the streams keep OpenSSL's record layer: the two ways compared in one run.
 //
 // With --redis-port the channel is a `sse::redis_channel` named "bench" on the Redis at H:RP
 // (default host 127.0.0.1), with the same channel options: every node given the same Redis
@@ -33,6 +38,9 @@
 #endif
 #ifdef ASIO_SSE_BENCH_HTTP2
 #include <sse/http2.hpp>
+#endif
+#ifdef ASIO_SSE_BENCH_TLS
+#include <sse/tls.hpp>
 #endif
 
 #include <asio/signal_set.hpp>
@@ -68,6 +76,8 @@ struct settings {
     int token_ms = 20;
     long long flush_delay_us = 0;
     bool http2 = false;
+    std::string tls_cert, tls_key;
+    bool tls_keylog = false;
 };
 
 settings parse(int argc, char** argv)
@@ -90,6 +100,9 @@ settings parse(int argc, char** argv)
         else if (k == "--token-ms") s.token_ms = std::stoi(v);
         else if (k == "--flush-delay-us") s.flush_delay_us = std::stoll(v);
         else if (k == "--http2") s.http2 = v == "1";
+        else if (k == "--tls-cert") s.tls_cert = v;
+        else if (k == "--tls-key") s.tls_key = v;
+        else if (k == "--tls-keylog") s.tls_keylog = v == "1";
         else {
             std::cerr << "unknown flag " << k << "\n";
             std::exit(2);
@@ -102,6 +115,16 @@ settings parse(int argc, char** argv)
 #ifndef ASIO_SSE_BENCH_HTTP2
     if (s.http2) {
         std::cerr << "--http2 needs a build with nghttp2 (asio-sse::http2)\n";
+        std::exit(2);
+    }
+#endif
+    if (s.tls_cert.empty() != s.tls_key.empty() || (s.tls_keylog && s.tls_cert.empty())) {
+        std::cerr << "--tls-cert and --tls-key go together (and --tls-keylog with them)\n";
+        std::exit(2);
+    }
+#ifndef ASIO_SSE_BENCH_TLS
+    if (!s.tls_cert.empty()) {
+        std::cerr << "--tls-cert needs a build with OpenSSL (asio-sse::tls)\n";
         std::exit(2);
     }
 #endif
@@ -175,7 +198,8 @@ struct post_counters {
 
 // POST `path`: `token 1` at once (time to first event measures the server's path, not the
 // interval), then one token per `period` from the stream's own timer, `[DONE]`, close.
-void serve_posts(sse::server& server, const settings& cfg, post_counters& counters)
+template <class Server>
+void serve_posts(Server& server, const settings& cfg, post_counters& counters)
 {
     sse::route_options ro;
     ro.methods = {"POST"};
@@ -224,8 +248,8 @@ sse::http2_options http2_limits()
 }
 #endif
 
-template <class Channel>
-void serve(const settings& cfg, asio::io_context& io, sse::server& server, Channel& ch, const std::function<void()>& on_stop)
+template <class Server, class Channel>
+void serve(const settings& cfg, asio::io_context& io, Server& server, Channel& ch, const std::function<void()>& on_stop)
 {
     if (cfg.ticker_ms > 0) {
         const auto period = std::chrono::milliseconds(cfg.ticker_ms);
@@ -290,9 +314,23 @@ int main(int argc, char** argv)
     o.flush_delay = std::chrono::microseconds(cfg.flush_delay_us);
     o.max_connections_per_client = 0; // every load connection comes from 127.0.0.1
     o.connection_rate_per_client = 0;
-    sse::server server(io, o);
     sse::channel_options co;
     co.history_events = 4096;
+#ifdef ASIO_SSE_BENCH_TLS
+    if (!cfg.tls_cert.empty()) {
+        if (cfg.redis_port != 0) {
+            std::cerr << "sse-bench-server: --tls-cert is for a local channel only\n";
+            return 2;
+        }
+        auto ctx = sse::make_tls_context(cfg.tls_cert, cfg.tls_key);
+        if (cfg.tls_keylog) SSL_CTX_set_keylog_callback(ctx->native_handle(), [](const SSL*, const char*) {});
+        sse::tls_server server(io, ctx, o);
+        sse::channel ch(co);
+        serve(cfg, io, server, ch, {});
+        return 0;
+    }
+#endif
+    sse::server server(io, o);
 
 #ifdef ASIO_SSE_BENCH_REDIS
     if (cfg.redis_port != 0) {

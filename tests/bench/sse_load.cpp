@@ -11,7 +11,11 @@
 // dispatched inside the measuring window are counted.  The process always
 // stops by itself: ramp + warmup + duration + 10 s is a hard upper bound.
 //
-// Raw epoll, no dependencies.  One thread by default; --threads T splits the
+// HTTPS (an https:// URL; needs a build with OpenSSL, SSE_LOAD_TLS): every stream does a TLS
+// handshake (no certificate check: loopback, the server's own throwaway certificate) before its
+// request, and reads through OpenSSL; GET streams only (not --post, --probe or --churn).
+//
+// Raw epoll, no other dependencies.  One thread by default; --threads T splits the
 // streams over T threads, each with its own epoll instance.  Thread 0 is the
 // main thread and also drives the timeline.
 //
@@ -91,6 +95,10 @@
 
 #include "fd_limit.hpp"
 #include "load_common.hpp"
+
+#ifdef SSE_LOAD_TLS
+#include <openssl/ssl.h>
+#endif
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24  // <linux/in.h>, which clashes with <netinet/in.h>
@@ -237,6 +245,10 @@ struct Config {
   int churn = 0;         // --churn K: extra streams opened and closed per second
   double churn_life_ms = 1000;  // --churn-life-ms: how long each of them stays open
   std::vector<int> server_pids;
+  bool tls = false;      // an https:// URL
+#ifdef SSE_LOAD_TLS
+  SSL_CTX* tls_ctx = nullptr;
+#endif
 };
 
 // The k-th source address of --source-addrs (k < kMaxSourceAddrs), host byte order: 127.1.0.1 + k.
@@ -309,7 +321,7 @@ struct Counters {
   }
 };
 
-enum class Phase { kIdle, kConnecting, kSending, kHead, kBody, kClosed };
+enum class Phase { kIdle, kConnecting, kHandshake, kSending, kHead, kBody, kClosed };
 
 // --probe results (thread 0's).
 struct ProbeStats {
@@ -322,6 +334,9 @@ struct ProbeStats {
 
 struct Stream {
   int fd = -1;
+#ifdef SSE_LOAD_TLS
+  SSL* ssl = nullptr;      // HTTPS
+#endif
   Phase phase = Phase::kIdle;
   size_t sent = 0;         // request bytes written
   std::string head;        // response head until its blank line
@@ -384,8 +399,10 @@ class Worker {
     if (ep_ < 0) die("epoll_create1 failed");
   }
   ~Worker() {
-    for (Stream& s : streams_)
+    for (Stream& s : streams_) {
+      end_tls(s);
       if (s.fd >= 0) close(s.fd);
+    }
     for (Stream& s : churn_)
       if (s.fd >= 0) close(s.fd);
     if (probe_.fd >= 0) close(probe_.fd);
@@ -411,6 +428,11 @@ class Worker {
            t < tl_.window_end.load(std::memory_order_relaxed);
   }
   bool start_connect(Stream& s);
+  void connected(Stream& s);
+  void handshake(Stream& s);
+  void end_tls(Stream& s);
+  ssize_t read_some(Stream& s);
+  void read_once(Stream& s);
   void ramp();
   int64_t churn_tick(int64_t now);
   void churn_close(Stream& s, int64_t now);
@@ -480,9 +502,76 @@ void Worker::fail(Stream& s, uint64_t* reason) {
   if (!s.churn) ++*reason;
   else if (in_window(now_ns())) ++c_.churn_failed;
   settle(s);
+  end_tls(s);
   close(s.fd);  // also removes it from the epoll set
   s.fd = -1;
   s.phase = Phase::kClosed;
+}
+
+void Worker::end_tls(Stream& s) {
+#ifdef SSE_LOAD_TLS
+  SSL_free(s.ssl);
+  s.ssl = nullptr;
+#else
+  (void)s;
+#endif
+}
+
+// The connect is done: the request goes, after a TLS handshake for HTTPS.
+void Worker::connected(Stream& s) {
+#ifdef SSE_LOAD_TLS
+  if (cfg_.tls) {
+    s.ssl = SSL_new(cfg_.tls_ctx);
+    if (!s.ssl || SSL_set_fd(s.ssl, s.fd) != 1) {
+      fail(s, &c_.connect_failed);
+      return;
+    }
+    SSL_set_connect_state(s.ssl);
+    s.phase = Phase::kHandshake;
+    handshake(s);
+    return;
+  }
+#endif
+  s.phase = Phase::kSending;
+  send_request(s);
+}
+
+// HTTPS: the handshake's next step, waiting for the socket as OpenSSL asks.
+void Worker::handshake(Stream& s) {
+#ifdef SSE_LOAD_TLS
+  const int r = SSL_do_handshake(s.ssl);
+  if (r == 1) {
+    s.phase = Phase::kSending;
+    watch(s, EPOLLOUT, EPOLL_CTL_MOD);
+    send_request(s);
+    return;
+  }
+  const int e = SSL_get_error(s.ssl, r);
+  if (e == SSL_ERROR_WANT_READ) return watch(s, EPOLLIN, EPOLL_CTL_MOD);
+  if (e == SSL_ERROR_WANT_WRITE) return watch(s, EPOLLOUT, EPOLL_CTL_MOD);
+  fail(s, &c_.connect_failed);
+#else
+  (void)s;
+#endif
+}
+
+// Reads what is there (through OpenSSL for HTTPS) into buf_: > 0 bytes, 0 at the end, < 0 with
+// errno EAGAIN when nothing is ready yet, or another error.
+ssize_t Worker::read_some(Stream& s) {
+#ifdef SSE_LOAD_TLS
+  if (s.ssl) {
+    const int r = SSL_read(s.ssl, buf_, int(sizeof buf_));
+    if (r > 0) return r;
+    const int e = SSL_get_error(s.ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      errno = EAGAIN;  // (a KeyUpdate or a session ticket: no data yet)
+      return -1;
+    }
+    errno = e == SSL_ERROR_ZERO_RETURN ? 0 : ECONNRESET;
+    return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+  }
+#endif
+  return recv(s.fd, buf_, sizeof buf_, 0);
 }
 
 // Opens s's socket (bound to the next source address with --source-addrs > 1) and starts its
@@ -508,9 +597,8 @@ bool Worker::start_connect(Stream& s) {
   if (!s.churn && c_.first_connect_ns < 0) c_.first_connect_ns = now_ns();
   const int rc = connect(s.fd, reinterpret_cast<const sockaddr*>(&cfg_.addr), sizeof cfg_.addr);
   if (rc == 0) {
-    s.phase = Phase::kSending;
     watch(s, EPOLLOUT, EPOLL_CTL_ADD);
-    send_request(s);  // counts its own failure
+    connected(s);  // counts its own failure
   } else if (errno == EINPROGRESS) {
     s.phase = Phase::kConnecting;
     watch(s, EPOLLOUT, EPOLL_CTL_ADD);
@@ -591,7 +679,7 @@ void Worker::expire_handshakes() {
       s.phase = Phase::kClosed;
       ++c_.handshake_timeout;
       tl_.handshakes_left.fetch_sub(1, std::memory_order_relaxed);
-    } else if (s.phase == Phase::kConnecting || s.phase == Phase::kSending ||
+    } else if (s.phase == Phase::kConnecting || s.phase == Phase::kHandshake || s.phase == Phase::kSending ||
                (s.phase == Phase::kHead && !cfg_.post)) {
       fail(s, &c_.handshake_timeout);
     }
@@ -628,7 +716,18 @@ void Worker::send_request(Stream& s) {
   const std::string& req = cfg_.request;
   if (s.sent == 0) s.request_ns = now_ns();
   while (s.sent < req.size()) {
-    const ssize_t w = send(s.fd, req.data() + s.sent, req.size() - s.sent, MSG_NOSIGNAL);
+    ssize_t w;
+#ifdef SSE_LOAD_TLS
+    if (s.ssl) {
+      w = SSL_write(s.ssl, req.data() + s.sent, int(req.size() - s.sent));
+      if (w <= 0) {
+        const int e = SSL_get_error(s.ssl, int(w));
+        errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : ECONNRESET;
+        w = -1;
+      }
+    } else
+#endif
+    w = send(s.fd, req.data() + s.sent, req.size() - s.sent, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // wait for EPOLLOUT
       fail(s, &c_.connect_failed);
@@ -651,10 +750,12 @@ void Worker::on_ready(Stream& s, uint32_t events) {
         fail(s, &c_.connect_failed);
         return;
       }
-      s.phase = Phase::kSending;
-      send_request(s);
+      connected(s);
       return;
     }
+    case Phase::kHandshake:
+      handshake(s);
+      return;
     case Phase::kSending:
       send_request(s);
       return;
@@ -669,8 +770,16 @@ void Worker::on_ready(Stream& s, uint32_t events) {
 }
 
 void Worker::on_readable(Stream& s) {
+  read_once(s);
+#ifdef SSE_LOAD_TLS
+  // OpenSSL reads ahead: what it holds already is no longer the socket's, and epoll would miss it
+  while (s.ssl && (s.phase == Phase::kHead || s.phase == Phase::kBody) && SSL_has_pending(s.ssl)) read_once(s);
+#endif
+}
+
+void Worker::read_once(Stream& s) {
   // Level-triggered, one read per wakeup: fair across streams.
-  const ssize_t r = recv(s.fd, buf_, sizeof buf_, 0);
+  const ssize_t r = read_some(s);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (r <= 0) {
     fail(s, s.phase == Phase::kHead ? &c_.bad_status : &c_.closed_by_peer);
@@ -847,6 +956,7 @@ void Worker::on_probe(uint32_t events) {
     case Phase::kBody:
       break;
     case Phase::kIdle:
+    case Phase::kHandshake:  // (probes are plain HTTP)
     case Phase::kClosed:
       return;
   }
@@ -942,7 +1052,7 @@ void Worker::run() {
 // ---------------------------------------------------------------------------
 void usage() {
   std::fprintf(stderr,
-      "usage: sse-load --url http://127.0.0.1:PORT/path --streams N --duration S --warmup W\n"
+      "usage: sse-load --url http[s]://127.0.0.1:PORT/path --streams N --duration S --warmup W\n"
       "                [--last-event-id X] [--threads T] [--ramp-batch B]\n"
       "                [--connect-timeout S] [--server-pid PID[,PID...]]\n"
       "                [--hold 1] [--histogram FILE]\n"
@@ -962,7 +1072,15 @@ double parse_num(const char* s, const char* what) {
 }
 
 void parse_url(const std::string& url, Config& cfg, std::string* host, std::string* path) {
-  if (const char* error = parse_http_url(url, &cfg.addr, host, path)) die(error);
+  std::string u = url;
+  if (u.rfind("https://", 0) == 0) {
+#ifndef SSE_LOAD_TLS
+    die("an https:// URL needs a build with OpenSSL");
+#endif
+    cfg.tls = true;
+    u.erase(4, 1);  // the rest is read as for http://
+  }
+  if (const char* error = parse_http_url(u, &cfg.addr, host, path)) die(error);
 }
 
 
@@ -1010,6 +1128,16 @@ int main(int argc, char** argv) {
     path = post_path;
   }
   if (cfg.probes > 0 && !cfg.post) die("--probe needs --post");
+  if (cfg.tls && (cfg.post || cfg.churn > 0)) die("an https:// URL is for GET streams only (not --post, --churn)");
+#ifdef SSE_LOAD_TLS
+  if (cfg.tls) {
+    cfg.tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!cfg.tls_ctx) die("SSL_CTX_new failed");
+    SSL_CTX_set_verify(cfg.tls_ctx, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_read_ahead(cfg.tls_ctx, 1);  // a recv per wakeup, as over plain TCP (on_readable)
+    SSL_CTX_set_default_read_buffer_len(cfg.tls_ctx, 64 * 1024);
+  }
+#endif
   if (cfg.source_addrs < 1 || cfg.source_addrs > kMaxSourceAddrs) die("--source-addrs must be in 1..65535");
   if (cfg.source_addrs > 1 && (ntohl(cfg.addr.sin_addr.s_addr) >> 24) != 127)
     die("--source-addrs needs a loopback (127.x.y.z) server address");
