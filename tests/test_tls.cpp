@@ -126,6 +126,9 @@ public:
         return out;
     }
 
+    /// Asks the server for a KeyUpdate (TLS 1.3; it goes with the next write).
+    bool ask_key_update() { return SSL_key_update(s_.native_handle(), SSL_KEY_UPDATE_REQUESTED) == 1; }
+
     /// The protocol version and cipher suite (IANA number) the handshake chose.
     int version() { return SSL_version(s_.native_handle()); }
     unsigned suite() { return SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(s_.native_handle())); }
@@ -370,9 +373,9 @@ TEST_CASE("tls: over TLS 1.3 a stream lets OpenSSL's session go and seals its ow
         int key_updates;
     };
     const row rows[] = {
-        {{0, "TLS_AES_128_GCM_SHA256"}, TLS1_3_VERSION, 0x1301, 1},
-        {{0, "TLS_AES_256_GCM_SHA384"}, TLS1_3_VERSION, 0x1302, 1},
-        {{0, "TLS_CHACHA20_POLY1305_SHA256"}, TLS1_3_VERSION, 0x1303, 1},
+        {{0, "TLS_AES_128_GCM_SHA256"}, TLS1_3_VERSION, 0x1301, 2},
+        {{0, "TLS_AES_256_GCM_SHA384"}, TLS1_3_VERSION, 0x1302, 2},
+        {{0, "TLS_CHACHA20_POLY1305_SHA256"}, TLS1_3_VERSION, 0x1303, 2},
         {{TLS1_2_VERSION, nullptr}, TLS1_2_VERSION, 0, 0},
     };
     for (const row& r : rows) {
@@ -392,12 +395,20 @@ TEST_CASE("tls: over TLS 1.3 a stream lets OpenSSL's session go and seals its ow
         };
         ch.publish(sse::event("one"));
         CHECK(data() == "data: one\n\n");
-        // what the client sends on a stream means nothing, whether or not the server can read it
+        // what the client sends on a stream means nothing, whether or not the server can read
+        // it; a KeyUpdate asking for the server's gets one before the next event (RFC 8446 4.6.3)
+        if (r.version == TLS1_3_VERSION) REQUIRE(c.ask_key_update());
         c.write("GET /other HTTP/1.1\r\n\r\n");
         ch.publish(sse::event(big));
         for (int i = 3; i < 40; ++i) ch.publish(sse::event(std::to_string(i)));
         CHECK(data() == "data: " + big + "\n\n");
         for (int i = 3; i < 40; ++i) REQUIRE(data() == "data: " + std::to_string(i) + "\n\n");
+        // (OpenSSL's, then the one asked for: before the first event after the server read the
+        // request for it, which it does as its watch runs, so a few more events may come first)
+        for (int i = 0; i < 100 && c.key_updates < r.key_updates; ++i) {
+            ch.publish(sse::event("more"));
+            REQUIRE(data() == "data: more\n\n");
+        }
         CHECK(c.key_updates == r.key_updates);
     } // each client goes without a word: its stream ends
     CHECK(test::eventually([&] { return f.srv.stats().streams_open == 0; }));
@@ -455,12 +466,20 @@ TEST_CASE("tls: records sealed after OpenSSL's KeyUpdate are what OpenSSL's clie
             REQUIRE(sealer->seal(reinterpret_cast<unsigned char*>(&rec[0]), p.size()));
             wire += rec;
         }
+        // then a KeyUpdate of the sealer's own, and a record under the next key
+        std::string update(sse::detail::tls13::sealer::key_update_size, '\0');
+        REQUIRE(sealer->seal_key_update(reinterpret_cast<unsigned char*>(&update[0])));
+        wire += update;
+        std::string last(5 + sse::detail::tls13::sealer::overhead, '\0');
+        std::memcpy(&last[5], "later", 5);
+        REQUIRE(sealer->seal(reinterpret_cast<unsigned char*>(&last[0]), 5));
+        wire += last;
         BIO_write(to_cli, wire.data(), static_cast<int>(wire.size()));
-        std::string got(parts[0].size() + parts[1].size() + parts[2].size(), '\0');
+        std::string got(parts[0].size() + parts[1].size() + parts[2].size() + 5, '\0');
         std::size_t have = 0;
         for (std::size_t n = 0; have < got.size() && SSL_read_ex(cli, &got[have], got.size() - have, &n) == 1;) have += n;
         CHECK(have == got.size());
-        CHECK(got == parts[0] + parts[1] + parts[2]);
+        CHECK(got == parts[0] + parts[1] + parts[2] + "later");
 
         // the next record with one byte changed: the client refuses it
         std::string rec(4 + sse::detail::tls13::sealer::overhead, '\0');

@@ -113,64 +113,103 @@ inline void capture(SSL* ssl, secret* into) { SSL_set_ex_data(ssl, impl::ssl_ind
 
 /** @brief Protects the server's records after its KeyUpdate: AES-128-GCM, AES-256-GCM or
     ChaCha20-Poly1305 (the cipher suites of TLS 1.3 but the CCM ones), one record of up to
-    16 KB at a time, with a sequence of its own from 0. Keeps its key, IV and sequence only:
-    the cipher context is the thread's, keyed for each record. */
+    16 KB at a time, with a sequence of its own from 0. Keeps its traffic secret, key, IV and
+    sequence only: the cipher context is the thread's, keyed for each record. It sends
+    KeyUpdates of its own (`seal_key_update()`): when the client may have asked for one (RFC
+    8446, 4.6.3) and before a key has protected `rekey_after` records (5.5). */
 class sealer {
 public:
     static constexpr std::size_t max_plaintext = 16 * 1024;
     static constexpr std::size_t overhead = 5 + 1 + 16; ///< header, content type, tag
+    static constexpr std::size_t key_update_size = 4 + 1 + overhead; ///< a KeyUpdate's record
+    static constexpr std::uint64_t rekey_after = std::uint64_t(1) << 23; ///< records per key, well under AES-GCM's 2^24.5
 
     /// For cipher suite `suite` (its IANA number), the generation after `current`; none if the
     /// suite is not one of the three, or `current` is not a secret of its hash.
     static std::optional<sealer> after_key_update(std::uint16_t suite, const secret& current)
     {
         sealer s;
-        const EVP_MD* md = nullptr;
         switch (suite) {
-        case 0x1301: s.cipher_ = EVP_aes_128_gcm(), md = EVP_sha256(), s.key_len_ = 16; break;
-        case 0x1302: s.cipher_ = EVP_aes_256_gcm(), md = EVP_sha384(), s.key_len_ = 32; break;
-        case 0x1303: s.cipher_ = EVP_chacha20_poly1305(), md = EVP_sha256(), s.key_len_ = 32; break;
+        case 0x1301: s.cipher_ = EVP_aes_128_gcm(), s.md_ = EVP_sha256(), s.key_len_ = 16; break;
+        case 0x1302: s.cipher_ = EVP_aes_256_gcm(), s.md_ = EVP_sha384(), s.key_len_ = 32; break;
+        case 0x1303: s.cipher_ = EVP_chacha20_poly1305(), s.md_ = EVP_sha256(), s.key_len_ = 32; break;
         default: return std::nullopt;
         }
-        const auto hash_len = static_cast<std::size_t>(EVP_MD_size(md));
-        if (!s.cipher_ || current.size != hash_len) return std::nullopt;
-        secret next;
-        next.size = hash_len;
-        if (!impl::expand_label(md, current.bytes, current.size, "traffic upd", next.bytes, hash_len) ||
-            !impl::expand_label(md, next.bytes, next.size, "key", s.key_, s.key_len_) ||
-            !impl::expand_label(md, next.bytes, next.size, "iv", s.iv_, sizeof s.iv_))
-            return std::nullopt;
+        if (!s.cipher_ || current.size != static_cast<std::size_t>(EVP_MD_size(s.md_))) return std::nullopt;
+        std::memcpy(s.secret_.bytes, current.bytes, current.size);
+        s.secret_.size = current.size;
+        if (!s.next_generation()) return std::nullopt;
         return std::optional<sealer>(std::move(s));
     }
 
     // Never two with one key and sequence (a nonce used twice would give GCM's keys away): a
     // sealer moves, and the one it moved from seals nothing.
     sealer(sealer&& o) noexcept
-        : cipher_(std::exchange(o.cipher_, nullptr)), key_len_(o.key_len_), seq_(o.seq_)
+        : cipher_(std::exchange(o.cipher_, nullptr)), md_(o.md_), key_len_(o.key_len_), seq_(o.seq_)
     {
         std::memcpy(key_, o.key_, sizeof key_);
         std::memcpy(iv_, o.iv_, sizeof iv_);
+        std::memcpy(secret_.bytes, o.secret_.bytes, sizeof secret_.bytes);
+        secret_.size = o.secret_.size;
         OPENSSL_cleanse(o.key_, sizeof o.key_);
+        OPENSSL_cleanse(o.secret_.bytes, sizeof o.secret_.bytes);
     }
     sealer(const sealer&) = delete;
     sealer& operator=(const sealer&) = delete;
     sealer& operator=(sealer&&) = delete;
     ~sealer() { OPENSSL_cleanse(key_, sizeof key_); }
 
-    /** @brief Seals one record in place: `record` holds `n` (at most `max_plaintext`) bytes of
-        plaintext at `record + 5`, and room for `overhead` bytes in all; on return it is the
-        whole record, `n + overhead` bytes. False if the cipher failed (nothing is usable). */
-    bool seal(unsigned char* record, std::size_t n)
+    /** @brief Seals one record of application data in place: `record` holds `n` (at most
+        `max_plaintext`) bytes of plaintext at `record + 5`, and room for `overhead` bytes in
+        all; on return it is the whole record, `n + overhead` bytes. False if the cipher failed
+        (nothing is usable). */
+    bool seal(unsigned char* record, std::size_t n) { return seal(record, n, 23); }
+
+    /** @brief Writes a KeyUpdate (update_not_requested) to `record` (`key_update_size` bytes),
+        sealed with the current key, and goes on with the next generation's, from sequence 0.
+        False if that failed (nothing is usable). */
+    bool seal_key_update(unsigned char* record)
+    {
+        const unsigned char message[] = {24, 0, 0, 1, 0}; // key_update, length 1, update_not_requested
+        std::memcpy(record + 5, message, sizeof message);
+        return seal(record, sizeof message, 22) && next_generation();
+    }
+
+    /// Whether the current key has protected enough records that the next write should change it.
+    bool rekey_due() const noexcept { return seq_ >= rekey_after; }
+
+private:
+    sealer() = default;
+
+    // The traffic secret after this one, its key and IV; the sequence starts again (RFC 8446,
+    // 7.2 and 5.3).
+    bool next_generation()
+    {
+        secret next;
+        next.size = secret_.size;
+        if (!impl::expand_label(md_, secret_.bytes, secret_.size, "traffic upd", next.bytes, next.size) ||
+            !impl::expand_label(md_, next.bytes, next.size, "key", key_, key_len_) ||
+            !impl::expand_label(md_, next.bytes, next.size, "iv", iv_, sizeof iv_)) {
+            cipher_ = nullptr;
+            return false;
+        }
+        std::memcpy(secret_.bytes, next.bytes, next.size);
+        seq_ = 0;
+        return true;
+    }
+
+    // One record of `n` bytes at `record + 5` with inner content type `type`, sealed in place.
+    bool seal(unsigned char* record, std::size_t n, unsigned char type)
     {
         if (!cipher_ || n > max_plaintext || seq_ == UINT64_MAX) return false;
         const std::size_t len = n + 1 + 16;
-        record[0] = 23; // application_data
+        record[0] = 23; // opaque_type: application_data
         record[1] = 3;  // legacy_record_version 0x0303
         record[2] = 3;
         record[3] = static_cast<unsigned char>(len >> 8);
         record[4] = static_cast<unsigned char>(len);
         unsigned char* body = record + 5;
-        body[n] = 23; // the inner content type: application data
+        body[n] = type;
         unsigned char nonce[sizeof iv_];
         std::memcpy(nonce, iv_, sizeof nonce);
         for (int i = 0; i < 8; ++i) nonce[sizeof nonce - 1 - i] ^= static_cast<unsigned char>(seq_ >> (8 * i));
@@ -183,9 +222,6 @@ public:
                EVP_EncryptFinal_ex(c, body + n + 1, &out) == 1 &&
                EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, body + n + 1) == 1;
     }
-
-private:
-    sealer() = default;
 
     // The thread's cipher context, set to `cipher` (keyed per record by seal()).
     static EVP_CIPHER_CTX* context(const EVP_CIPHER* cipher)
@@ -202,6 +238,8 @@ private:
     }
 
     const EVP_CIPHER* cipher_ = nullptr;
+    const EVP_MD* md_ = nullptr;
+    secret secret_; // the current generation's
     unsigned char key_[32]{};
     unsigned char iv_[12]{};
     std::size_t key_len_ = 0;

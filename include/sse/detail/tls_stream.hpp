@@ -29,9 +29,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 namespace sse::detail {
 
@@ -104,8 +104,9 @@ private:
     can let OpenSSL's session go: `send_only()`. Over TLS 1.3 (with AES-GCM or
     ChaCha20-Poly1305, and a context without a key-log callback of its own) OpenSSL then sends a
     KeyUpdate, and the stream seals its records itself with the keys that follow (`tls13::sealer`:
-    about 100 B instead of the `SSL`'s 14 KB); what the client still sends is read and discarded
-    undecrypted, as bytes on a stream mean nothing, and the stream ends when the client's TCP
+    about 300 B with its write's state, instead of the `SSL`'s 14 KB); what the client still sends is read and discarded
+    undecrypted, as bytes on a stream mean nothing (the next write begins with a KeyUpdate of
+    ours, in case the client asked for one), and the stream ends when the client's TCP
     connection does (a close_notify alone does not end it). Over TLS 1.2 nothing changes. */
 class tls_stream {
 public:
@@ -176,10 +177,10 @@ public:
         once), OpenSSL goes on as before. */
     bool send_only()
     {
-        if (!ssl_ || !own_ || own_->sealer || !SSL_is_init_finished(ssl_) || SSL_version(ssl_) != TLS1_3_VERSION)
+        if (!ssl_ || !own_ || sealing() || !SSL_is_init_finished(ssl_) || SSL_version(ssl_) != TLS1_3_VERSION)
             return false;
         auto next = tls13::sealer::after_key_update(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl_)),
-                                                    own_->secret);
+                                                    std::get<tls13::secret>(own_->keys));
         if (!next) return false;
         ERR_clear_error();
         // the KeyUpdate, written now: the records after it are sealed with `next`, from 0 on
@@ -187,8 +188,8 @@ public:
             ERR_clear_error(); // (a KeyUpdate not all written goes with OpenSSL's next write)
             return false;
         }
-        own_->sealer.emplace(std::move(*next));
-        OPENSSL_cleanse(own_->secret.bytes, sizeof own_->secret.bytes);
+        tls13::capture(ssl_, nullptr);
+        own_->keys.emplace<tls13::sealer>(std::move(*next)); // (the secret, wiped, makes room)
         SSL_free(std::exchange(ssl_, nullptr));
         return true;
     }
@@ -198,12 +199,12 @@ private:
     static constexpr std::size_t own_write = 4 * record; // plaintext per write once sealing itself
 
     // What the stream keeps for sealing its own records: the secret as the handshake gives it,
-    // then the keys; the records of a write until the socket has taken them all.
+    // then the sealer; the records of a write until the socket has taken them all.
     struct own_records {
-        tls13::secret secret;
-        std::optional<tls13::sealer> sealer;
+        std::variant<tls13::secret, tls13::sealer> keys;
         std::unique_ptr<unsigned char[]> out;
         std::size_t out_len = 0, sent = 0, plain = 0;
+        bool update_due = false; // the client sent something: maybe a KeyUpdate asking for one
     };
 
     // One attempt of an operation: `SSL_ERROR_NONE` when done, else what SSL_get_error() says;
@@ -339,7 +340,7 @@ private:
         return asio_error_code(static_cast<int>(err ? err : static_cast<unsigned long>(e)), asio::error::get_ssl_category());
     }
 
-    bool sealing() const noexcept { return own_ && own_->sealer; }
+    bool sealing() const noexcept { return own_ && std::holds_alternative<tls13::sealer>(own_->keys); }
 
     // Sealing itself: the records of up to `own_write` bytes of `buffers`, sealed once, then
     // sent as the socket takes them; `n` gets the plaintext bytes they hold.
@@ -347,17 +348,26 @@ private:
     int sealed_write(const ConstBuffers& buffers, std::size_t& n)
     {
         own_records& o = *own_;
+        tls13::sealer& sealer = std::get<tls13::sealer>(o.keys);
         if (!o.out) {
             std::size_t plain = 0;
             for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && plain < own_write; ++it)
                 plain += std::min(asio::const_buffer(*it).size(), own_write - plain);
             if (plain == 0) return SSL_ERROR_NONE;
             const std::size_t records = (plain + record - 1) / record;
-            o.out_len = plain + records * tls13::sealer::overhead;
+            // a KeyUpdate of ours first, if the client may have asked for one (it must come
+            // before our next application data) or the key has protected enough records
+            const bool update = o.update_due || sealer.rekey_due();
+            o.out_len = plain + records * tls13::sealer::overhead + (update ? tls13::sealer::key_update_size : 0);
             o.out = std::make_unique<unsigned char[]>(o.out_len);
             o.sent = 0;
             o.plain = plain;
             unsigned char* rec = o.out.get();
+            if (update) {
+                if (!sealer.seal_key_update(rec)) return drop_records(SSL_ERROR_SSL);
+                rec += tls13::sealer::key_update_size;
+                o.update_due = false;
+            }
             auto it = asio::buffer_sequence_begin(buffers);
             std::size_t offset = 0; // into *it
             for (std::size_t left = plain; left > 0;) {
@@ -370,7 +380,7 @@ private:
                     offset += k;
                     if (offset == b.size()) ++it, offset = 0;
                 }
-                if (!o.sealer->seal(rec, len)) return drop_records(SSL_ERROR_SSL);
+                if (!sealer.seal(rec, len)) return drop_records(SSL_ERROR_SSL);
                 rec += len + tls13::sealer::overhead;
                 left -= len;
             }
@@ -393,13 +403,15 @@ private:
     }
 
     // Sealing itself, nothing is decrypted: what the client sends is read and discarded (a
-    // bounded amount per wakeup); eof once it closes.
+    // bounded amount per wakeup), and our next write begins with a KeyUpdate, in case it was
+    // one that asked for ours; eof once the client closes.
     int discard_read(std::size_t& n)
     {
         n = 0;
         char discard[512];
         for (int i = 0; i < 16; ++i) {
             const auto r = ::recv(socket_.native_handle(), discard, sizeof discard, MSG_DONTWAIT);
+            if (r > 0) own_->update_due = true;
             if (r == 0) return SSL_ERROR_ZERO_RETURN;
             if (r < 0) return !socket_bio::would_block(errno) ? SSL_ERROR_SYSCALL : i == 0 ? SSL_ERROR_WANT_READ : SSL_ERROR_NONE;
         }
@@ -416,7 +428,7 @@ private:
             return false;
         }
         own_ = std::make_unique<own_records>();
-        tls13::capture(ssl, &own_->secret); // (heap: it stays put as the stream moves)
+        tls13::capture(ssl, &std::get<tls13::secret>(own_->keys)); // (heap: it stays put as the stream moves)
         SSL_set_bio(ssl, bio, bio); // one BIO both ways; the SSL frees it
         SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_set_accept_state(ssl);
