@@ -3,6 +3,7 @@
 #define ASIO_SSE_DETAIL_SOCKET_STREAM_HPP
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/discard.hpp>
 #include <sse/detail/exact_allocator.hpp>
 #include <sse/detail/transport.hpp>
 #include <sse/stream.hpp>
@@ -94,14 +95,12 @@ private:
         }
     }
 
-    // Plain TCP, on the strand: reads and discards what the client sent without blocking (a
-    // bounded amount per wakeup). Returns how the stream ended (eof, an error), or nothing.
+    // Plain TCP, on the strand: discards what the client sent (`discard_input`). Returns how
+    // the stream ended (eof, an error), or nothing.
     std::error_code drain()
     {
-        char discard[512];
-        asio_error_code ec;
-        if (!socket_->non_blocking()) socket_->non_blocking(true, ec); // set in the constructor, normally
-        for (int i = 0; i < 16 && !ec; ++i) socket_->read_some(asio::buffer(discard), ec);
+        bool got = false;
+        const asio_error_code ec = discard_input(socket_->native_handle(), got);
         if (ec == asio::error::would_block) return {};
         return ec;
     }

@@ -11,6 +11,8 @@
 // secret and its key and IV follow from that one alone (7.2, 7.3), and the record sequence
 // starts again at 0 (5.3), so nothing of OpenSSL's record layer is needed to go on.
 
+#include <sse/request.hpp> // detail::hex_value
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -41,14 +43,6 @@ inline int ssl_index()
     return i;
 }
 
-inline int hex(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // OpenSSL's key-log line for the server's first application secret, into the `secret` its
 // SSL was given (`capture()`); every other line is ignored.
 inline void keylog(const SSL* ssl, const char* line)
@@ -61,7 +55,7 @@ inline void keylog(const SSL* ssl, const char* line)
     out->size = 0;
     if (value.size() % 2 != 0 || value.size() / 2 > sizeof out->bytes) return;
     for (std::size_t i = 0; i < value.size() / 2; ++i) {
-        const int hi = hex(value[2 * i]), lo = hex(value[2 * i + 1]);
+        const int hi = hex_value(value[2 * i]), lo = hex_value(value[2 * i + 1]);
         if (hi < 0 || lo < 0) return;
         out->bytes[i] = static_cast<unsigned char>(hi * 16 + lo);
     }

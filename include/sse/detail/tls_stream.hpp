@@ -6,6 +6,7 @@
 // the socket's descriptor, with no buffers of its own.
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/discard.hpp>
 #include <sse/detail/tls13_records.hpp>
 
 #if defined(ASIO_SSE_USE_BOOST_ASIO)
@@ -104,7 +105,7 @@ private:
     can let OpenSSL's session go: `send_only()`. Over TLS 1.3 (with AES-GCM or
     ChaCha20-Poly1305, and a context without a key-log callback of its own) OpenSSL then sends a
     KeyUpdate, and the stream seals its records itself with the keys that follow (`tls13::sealer`:
-    about 300 B with its write's state, instead of the `SSL`'s 14 KB); what the client still sends is read and discarded
+    200 B with its write's state, instead of the `SSL`'s 14 KB); what the client still sends is read and discarded
     undecrypted, as bytes on a stream mean nothing (the next write begins with a KeyUpdate of
     ours, in case the client asked for one), and the stream ends when the client's TCP
     connection does (a close_notify alone does not end it). Over TLS 1.2 nothing changes. */
@@ -199,11 +200,11 @@ private:
     static constexpr std::size_t own_write = 4 * record; // plaintext per write once sealing itself
 
     // What the stream keeps for sealing its own records: the secret as the handshake gives it,
-    // then the sealer; the records of a write until the socket has taken them all.
+    // then the sealer; the sealed bytes of a write the socket did not take at once, until it has.
     struct own_records {
         std::variant<tls13::secret, tls13::sealer> keys;
         std::unique_ptr<unsigned char[]> out;
-        std::size_t out_len = 0, sent = 0, plain = 0;
+        std::size_t out_len = 0, sent = 0, plain = 0; // of out; the write's plaintext bytes
         bool update_due = false; // the client sent something: maybe a KeyUpdate asking for one
     };
 
@@ -239,11 +240,11 @@ private:
         MutableBuffers buffers;
         int operator()(tls_stream& s, std::size_t& n) const
         {
-            if (!s.ssl_ && !s.sealing()) return SSL_ERROR_SSL; // no handshake yet
             const auto it = first_nonempty(buffers);
             if (it == asio::buffer_sequence_end(buffers)) return SSL_ERROR_NONE; // nothing to read into
-            const asio::mutable_buffer b(*it);
             if (s.sealing()) return s.discard_read(n);
+            if (!s.ssl_) return SSL_ERROR_SSL; // no handshake yet
+            const asio::mutable_buffer b(*it);
             return outcome(s.ssl_, SSL_read_ex(s.ssl_, b.data(), b.size(), &n));
         }
     };
@@ -342,80 +343,98 @@ private:
 
     bool sealing() const noexcept { return own_ && std::holds_alternative<tls13::sealer>(own_->keys); }
 
-    // Sealing itself: the records of up to `own_write` bytes of `buffers`, sealed once, then
-    // sent as the socket takes them; `n` gets the plaintext bytes they hold.
+    // Sealing itself: the records of up to `own_write` bytes of `buffers`, sealed once into
+    // the thread's buffer and sent; what the socket does not take at once is kept (the only
+    // allocation) and sent as it takes it. `n` gets the plaintext bytes the records hold.
     template <class ConstBuffers>
     int sealed_write(const ConstBuffers& buffers, std::size_t& n)
     {
         own_records& o = *own_;
+        if (o.out) return send_kept(n); // the rest of a write that waited for the socket
+        std::size_t plain = 0;
+        for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && plain < own_write; ++it)
+            plain += std::min(asio::const_buffer(*it).size(), own_write - plain);
+        if (plain == 0) return SSL_ERROR_NONE;
+        thread_local unsigned char sealed[own_write + own_write / record * tls13::sealer::overhead +
+                                          tls13::sealer::key_update_size];
         tls13::sealer& sealer = std::get<tls13::sealer>(o.keys);
-        if (!o.out) {
-            std::size_t plain = 0;
-            for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && plain < own_write; ++it)
-                plain += std::min(asio::const_buffer(*it).size(), own_write - plain);
-            if (plain == 0) return SSL_ERROR_NONE;
-            const std::size_t records = (plain + record - 1) / record;
-            // a KeyUpdate of ours first, if the client may have asked for one (it must come
-            // before our next application data) or the key has protected enough records
-            const bool update = o.update_due || sealer.rekey_due();
-            o.out_len = plain + records * tls13::sealer::overhead + (update ? tls13::sealer::key_update_size : 0);
-            o.out = std::make_unique<unsigned char[]>(o.out_len);
-            o.sent = 0;
-            o.plain = plain;
-            unsigned char* rec = o.out.get();
-            if (update) {
-                if (!sealer.seal_key_update(rec)) return drop_records(SSL_ERROR_SSL);
-                rec += tls13::sealer::key_update_size;
-                o.update_due = false;
-            }
-            auto it = asio::buffer_sequence_begin(buffers);
-            std::size_t offset = 0; // into *it
-            for (std::size_t left = plain; left > 0;) {
-                const std::size_t len = std::min(left, record);
-                for (std::size_t copied = 0; copied < len;) {
-                    const asio::const_buffer b(*it);
-                    const std::size_t k = std::min(b.size() - offset, len - copied);
-                    std::memcpy(rec + 5 + copied, static_cast<const unsigned char*>(b.data()) + offset, k);
-                    copied += k;
-                    offset += k;
-                    if (offset == b.size()) ++it, offset = 0;
-                }
-                if (!sealer.seal(rec, len)) return drop_records(SSL_ERROR_SSL);
-                rec += len + tls13::sealer::overhead;
-                left -= len;
-            }
+        unsigned char* rec = sealed;
+        // a KeyUpdate of ours first, if the client may have asked for one (it must come before
+        // our next application data) or the key has protected enough records
+        if (o.update_due || sealer.rekey_due()) {
+            if (!sealer.seal_key_update(rec)) return SSL_ERROR_SSL;
+            rec += tls13::sealer::key_update_size;
+            o.update_due = false;
         }
-        while (o.sent < o.out_len) {
-            const auto r = ::send(socket_.native_handle(), o.out.get() + o.sent, o.out_len - o.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (r < 0) return socket_bio::would_block(errno) ? SSL_ERROR_WANT_WRITE : drop_records(SSL_ERROR_SYSCALL);
-            o.sent += static_cast<std::size_t>(r);
+        auto it = asio::buffer_sequence_begin(buffers);
+        std::size_t offset = 0; // into *it
+        for (std::size_t left = plain; left > 0;) {
+            const std::size_t len = std::min(left, record);
+            for (std::size_t copied = 0; copied < len;) {
+                const asio::const_buffer b(*it);
+                const std::size_t k = std::min(b.size() - offset, len - copied);
+                std::memcpy(rec + 5 + copied, static_cast<const unsigned char*>(b.data()) + offset, k);
+                copied += k;
+                offset += k;
+                if (offset == b.size()) ++it, offset = 0;
+            }
+            if (!sealer.seal(rec, len)) return SSL_ERROR_SSL;
+            rec += len + tls13::sealer::overhead;
+            left -= len;
         }
-        n = o.plain;
-        return drop_records(SSL_ERROR_NONE);
+        const std::size_t total = static_cast<std::size_t>(rec - sealed);
+        std::size_t sent = 0;
+        const int e = send_some(sealed, total, sent);
+        if (e != SSL_ERROR_WANT_WRITE) {
+            n = e == SSL_ERROR_NONE ? plain : 0;
+            return e;
+        }
+        o.out.reset(new unsigned char[total - sent]); // (not zeroed: filled at once)
+        std::memcpy(o.out.get(), sealed + sent, total - sent);
+        o.out_len = total - sent;
+        o.sent = 0;
+        o.plain = plain;
+        return SSL_ERROR_WANT_WRITE;
     }
 
-    // The records of a write go (all sent, or the write failed); returns `result`.
-    int drop_records(int result)
+    // Sends what is kept of a sealed write; the kept bytes go once all are sent, or it failed.
+    int send_kept(std::size_t& n)
     {
-        own_->out.reset();
-        own_->out_len = own_->sent = own_->plain = 0;
-        return result;
+        own_records& o = *own_;
+        const int e = send_some(o.out.get(), o.out_len, o.sent);
+        if (e == SSL_ERROR_WANT_WRITE) return e;
+        n = e == SSL_ERROR_NONE ? o.plain : 0;
+        o.out.reset();
+        o.out_len = o.sent = o.plain = 0;
+        return e;
     }
 
-    // Sealing itself, nothing is decrypted: what the client sends is read and discarded (a
-    // bounded amount per wakeup), and our next write begins with a KeyUpdate, in case it was
-    // one that asked for ours; eof once the client closes.
+    // Sends `data[sent, len)` as the socket takes it, advancing `sent`: SSL_ERROR_NONE once all
+    // is sent, SSL_ERROR_WANT_WRITE when the socket is full, SSL_ERROR_SYSCALL on an error.
+    int send_some(const unsigned char* data, std::size_t len, std::size_t& sent)
+    {
+        while (sent < len) {
+            const auto r = ::send(socket_.native_handle(), data + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r < 0) return socket_bio::would_block(errno) ? SSL_ERROR_WANT_WRITE : SSL_ERROR_SYSCALL;
+            sent += static_cast<std::size_t>(r);
+        }
+        return SSL_ERROR_NONE;
+    }
+
+    // Sealing itself, nothing is decrypted: what the client sends is discarded
+    // (`discard_input`), and our next write begins with a KeyUpdate, in case it was one that
+    // asked for ours; eof once the client closes.
     int discard_read(std::size_t& n)
     {
         n = 0;
-        char discard[512];
-        for (int i = 0; i < 16; ++i) {
-            const auto r = ::recv(socket_.native_handle(), discard, sizeof discard, MSG_DONTWAIT);
-            if (r > 0) own_->update_due = true;
-            if (r == 0) return SSL_ERROR_ZERO_RETURN;
-            if (r < 0) return !socket_bio::would_block(errno) ? SSL_ERROR_SYSCALL : i == 0 ? SSL_ERROR_WANT_READ : SSL_ERROR_NONE;
-        }
-        return SSL_ERROR_NONE;
+        bool got = false;
+        const asio_error_code ec = discard_input(socket_.native_handle(), got);
+        if (got) own_->update_due = true;
+        if (ec == asio::error::eof) return SSL_ERROR_ZERO_RETURN;
+        if (ec == asio::error::would_block) return got ? SSL_ERROR_NONE : SSL_ERROR_WANT_READ;
+        if (!ec) return SSL_ERROR_NONE;
+        errno = ec.value(); // for error_of(), as after a failed recv()
+        return SSL_ERROR_SYSCALL;
     }
 
     // Makes the server session on descriptor `fd`; false (nothing made) when OpenSSL cannot.
