@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # lib.sh - shell helpers that run.sh and scale.sh share (sourced, not run).
-# shellcheck disable=SC2034  # SERVER_PIN and CLIENT_PIN are the callers'
+# shellcheck disable=SC2034  # SERVER_PIN, CLIENT_PIN and the REDIS_* are the callers'
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -68,3 +68,79 @@ pin_cpus() {
 }
 
 result_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }  # KEY "RESULT line": its value
+
+# Starts a Redis of our own on a free loopback port, without persistence, in a
+# temporary directory (REDIS_TMP: the caller removes it); sets REDIS_PORT and REDIS_PID
+# (redis-server itself, whose CPU time is sampled). Argument: logprefix. Uses the caller's
+# REDIS_SERVER, REDIS_PIN (a command prefix, may be empty), SERVER_MAX_S and CHILDREN.
+start_redis() {
+  local logp=$1 wrapper
+  REDIS_PORT=$(free_port) || return 1
+  REDIS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sse-bench-redis.XXXXXX")
+  "${REDIS_PIN[@]}" timeout "$SERVER_MAX_S" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 \
+    --save '' --appendonly no --dir "$REDIS_TMP" >"$logp.redis.log" 2>&1 &
+  wrapper=$!
+  disown "$wrapper"
+  CHILDREN+=("$wrapper")
+  REDIS_PID=$(wait_children "$wrapper") || return 1
+  CHILDREN+=("$REDIS_PID")
+  wait_port "$REDIS_PORT" "$wrapper"
+}
+
+# Merges sse-load --histogram files exactly as sse-load merges its threads'
+# histograms; prints "p50 p99 p999 max" in microseconds (NA without events).
+merge_hist() {
+  local mx
+  mx=$(awk '$1 == "max" && $2 + 0 > m + 0 { m = $2 } END { print m + 0 }' "$@")
+  awk '$1 != "max" { c[$1] += $2 } END { for (b in c) print b, c[b] }' "$@" | sort -n -k1,1 |
+    awk -v mx="$mx" '
+      { ub[++n] = $1 + 0; cnt[n] = $2 + 0; tot += $2 }
+      function q(p,   r, i, seen) {  # sse-load Histogram::quantile: rank ceil(p * total)
+        r = p * tot; r = r == int(r) ? r : int(r) + 1
+        if (r < 1) r = 1
+        if (r > tot) r = tot
+        for (i = 1; i <= n; i++) { seen += cnt[i]; if (seen >= r) return ub[i] < mx + 0 ? ub[i] : mx + 0 }
+        return mx + 0
+      }
+      END {
+        if (tot == 0) { print "NA NA NA NA"; exit }
+        printf "%.1f %.1f %.1f %.1f\n", q(0.5) / 1000, q(0.99) / 1000, q(0.999) / 1000, mx / 1000
+      }'
+}
+
+# Loads started with --hold 1 say "holding until SIGUSR1" once their ramp is over. Waits (at
+# most $1 s) until every one of them does, or one has exited, then sends all SIGUSR1 so that
+# they measure one window. Arguments: seconds, then one "log:pid" per load. Returns 1 (after a
+# warning) if not all of them held.
+release_holds() {
+  local secs=$1 i held alive pair pids=()
+  shift
+  for pair in "$@"; do pids+=("${pair##*:}"); done
+  for ((i = 0; i < secs * 10; i++)); do
+    held=0 alive=0
+    for pair in "$@"; do
+      if grep -q 'holding until SIGUSR1' "${pair%:*}" 2>/dev/null; then held=$((held + 1)); fi
+      if kill -0 "${pair##*:}" 2>/dev/null; then alive=$((alive + 1)); fi
+    done
+    if ((held == $# || alive < $#)); then break; fi
+    sleep 0.1
+  done
+  kill -USR1 "${pids[@]}" 2>/dev/null || true
+  ((held == $#)) || { log "  warning: only $held of $# loads finished their ramp; the windows may differ"; return 1; }
+}
+
+# Sums sse-load RESULT lines, one per argument: prints "established receiving events/s errors
+# server_cpu_pct rss_growth_kB" (the CPU and RSS sums are NA if a term is).
+sum_results() {
+  local res est=0 recv=0 eps=0 errors=0 cpu=0 grow=0 before start
+  for res in "$@"; do
+    est=$((est + $(result_field streams_established "$res")))
+    recv=$((recv + $(result_field streams_receiving "$res")))
+    errors=$((errors + $(result_field errors "$res")))
+    eps=$(awk -v a="$eps" -v b="$(result_field events_per_sec "$res")" 'BEGIN { printf "%.0f", a + b }')
+    cpu=$(awk -v a="$cpu" -v b="$(result_field server_cpu_pct "$res")" 'BEGIN { if (a == "NA" || b == "NA") print "NA"; else printf "%.1f", a + b }')
+    before=$(result_field server_rss_before_kb "$res") start=$(result_field server_rss_start_kb "$res")
+    if [[ $grow != NA && $before != NA && $start != NA ]]; then grow=$((grow + start - before)); else grow=NA; fi
+  done
+  echo "$est $recv $eps $errors $cpu $grow"
+}

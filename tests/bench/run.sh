@@ -353,23 +353,6 @@ run_point() {
 # ---------------------------------------------------------------------------
 # The cluster scenario.
 
-# Starts a Redis of our own on a free loopback port, without persistence, in a
-# temporary directory; sets REDIS_PORT and REDIS_PID (redis-server itself,
-# whose CPU time is sampled).  Argument: logprefix.
-start_redis() {
-  local logp=$1 wrapper
-  REDIS_PORT=$(free_port) || return 1
-  REDIS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sse-bench-redis.XXXXXX")
-  "${REDIS_PIN[@]}" timeout "$SERVER_MAX_S" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$REDIS_TMP" >"$logp.redis.log" 2>&1 &
-  wrapper=$!
-  disown "$wrapper"
-  CHILDREN+=("$wrapper")
-  REDIS_PID=$(wait_children "$wrapper") || return 1
-  CHILDREN+=("$REDIS_PID")
-  wait_port "$REDIS_PORT" "$wrapper"
-}
-
 now_us() { echo "${EPOCHREALTIME/[.,]/}"; }  # microseconds (any locale's decimal point)
 
 sleep_until() {  # a now_us value
@@ -397,27 +380,6 @@ machine_ticks() {  # user + nice + system of all CPUs, as sse-load counts them
 pct() {
   awk -v a="$1" -v b="$2" -v s="$3" -v hz="$CLK_TCK" \
     'BEGIN { if (a == "NA" || b == "NA" || s <= 0) print "NA"; else { v = 100 * (b - a) / hz / s; printf "%.1f\n", v < 0 ? 0 : v } }'
-}
-
-# Merges sse-load --histogram files exactly as sse-load merges its threads'
-# histograms; prints "p50 p99 p999 max" in microseconds (NA without events).
-merge_hist() {
-  local mx
-  mx=$(awk '$1 == "max" && $2 + 0 > m + 0 { m = $2 } END { print m + 0 }' "$@")
-  awk '$1 != "max" { c[$1] += $2 } END { for (b in c) print b, c[b] }' "$@" | sort -n -k1,1 |
-    awk -v mx="$mx" '
-      { ub[++n] = $1 + 0; cnt[n] = $2 + 0; tot += $2 }
-      function q(p,   r, i, seen) {  # sse-load Histogram::quantile: rank ceil(p * total)
-        r = p * tot; r = r == int(r) ? r : int(r) + 1
-        if (r < 1) r = 1
-        if (r > tot) r = tot
-        for (i = 1; i <= n; i++) { seen += cnt[i]; if (seen >= r) return ub[i] < mx + 0 ? ub[i] : mx + 0 }
-        return mx + 0
-      }
-      END {
-        if (tot == 0) { print "NA NA NA NA"; exit }
-        printf "%.1f %.1f %.1f %.1f\n", q(0.5) / 1000, q(0.99) / 1000, q(0.999) / 1000, mx / 1000
-      }'
 }
 
 # One cluster measurement: variant N(per node) R(published in all) run.
@@ -474,18 +436,9 @@ run_cluster_point() {
       load_pids+=("$(wait_children "$!" || echo "$!")") # timeout's child: sse-load (taskset execs it)
     done
     # Every load holds once its ramp is over (at most CONNECT_TIMEOUT); then all start at once.
-    local i held alive
-    for ((i = 0; i < (CONNECT_TIMEOUT + 5) * 10; i++)); do
-      held=0 alive=0
-      for ((k = 1; k <= nodes; k++)); do
-        if grep -q 'holding until SIGUSR1' "$logp.node$k.load.log" 2>/dev/null; then held=$((held + 1)); fi
-        if kill -0 "${load_pids[k - 1]}" 2>/dev/null; then alive=$((alive + 1)); fi
-      done
-      if ((held == nodes || alive < nodes)); then break; fi
-      sleep 0.1
-    done
-    ((held == nodes)) || log "  warning: only $held of $nodes loads finished their ramp; the windows may differ"
-    kill -USR1 "${load_pids[@]}" 2>/dev/null || true
+    local pairs=()
+    for ((k = 1; k <= nodes; k++)); do pairs+=("$logp.node$k.load.log:${load_pids[k - 1]}"); done
+    release_holds $((CONNECT_TIMEOUT + 5)) "${pairs[@]}" || true
     # Our own samples span DURATION too, but end 0.1 s before the loads' window
     # does: a load exits as its window ends, and its CPU time goes with it.
     local go t0 t1 m0 m1 r0=NA r1=NA s0 s1 l0 l1
@@ -509,22 +462,15 @@ run_cluster_point() {
       fi
       [[ $known1 == NA ]] || other_cpu=$(pct "$((m0 - known0))" "$((m1 - known1))" "$secs")
     fi
-    local res est=0 recv=0 eps=0 rss=0 cpu=0 errors=0 node_cpus=() got=0 v
+    local res results=() node_cpus=() est recv eps errors cpu rss
     for ((k = 1; k <= nodes; k++)); do
       res=$(grep -m1 '^RESULT ' "$logp.node$k.load.log" || true)
       [[ -n $res ]] || { log "  $variant cluster R=$rate run $run: no RESULT from load $k (see $logp.node$k.load.log)"; continue; }
-      got=$((got + 1))
-      est=$((est + $(result_field streams_established "$res")))
-      recv=$((recv + $(result_field streams_receiving "$res")))
-      errors=$((errors + $(result_field errors "$res")))
-      eps=$(awk -v a="$eps" -v b="$(result_field events_per_sec "$res")" 'BEGIN { printf "%.0f", a + b }')
-      v=$(result_field server_cpu_pct "$res")
-      node_cpus+=("$v")
-      cpu=$(awk -v a="$cpu" -v b="$v" 'BEGIN { if (a == "NA" || b == "NA") print "NA"; else printf "%.1f", a + b }')
-      local before start
-      before=$(result_field server_rss_before_kb "$res") start=$(result_field server_rss_start_kb "$res")
-      if [[ $rss != NA && $before != NA && $start != NA ]]; then rss=$((rss + start - before)); else rss=NA; fi
+      results+=("$res")
+      node_cpus+=("$(result_field server_cpu_pct "$res")")
     done
+    read -r est recv eps errors cpu rss <<<"$(sum_results "${results[@]}")"
+    local got=${#results[@]}
     if ((got == nodes)); then
       local lat
       lat=$(merge_hist "$logp".node*.hist)

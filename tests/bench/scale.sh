@@ -14,8 +14,9 @@
 # Both programs raise their own open-files limit (soft to hard; the hard limit too when the
 # process may, i.e. has CAP_SYS_RESOURCE). This script checks the kernel limits it depends on
 # first and prints them; it changes a sysctl only with SCALE_SYSCTL=1 (and says so, and puts it
-# back on exit). Every process runs under timeout(1), is recorded and stopped by its PID on exit.
-# Writes RESULTS_DIR/scale.md (a markdown table, also printed) and the logs beside it.
+# back on exit). Where one process may not hold N descriptors, PROCS splits the scale pass over
+# several servers (one broadcast still, through Redis; below). Every process runs under
+# timeout(1), is recorded and stopped by its PID on exit. Writes RESULTS_DIR/scale.md (a markdown table, also printed) and the logs beside it.
 #
 # Environment knobs (defaults in brackets):
 #   N                streams of the scale pass [100000]
@@ -29,9 +30,14 @@
 #   CHURN            streams opened (and closed) per second in the churn pass [10000]
 #   CHURN_LIFE_MS    how long each churn stream stays open [500]
 #   PASSES           which passes to run ["scale steady churn"]
+#   PROCS            server processes of the scale pass [1]: K > 1 splits the N streams over K
+#                    servers (and K loads), each a process within its own open-files limit,
+#                    whose channel is one redis_channel on a Redis the script starts (needs
+#                    redis-server, REDIS_SERVER): one broadcast still reaches all N; `auto`
+#                    takes as few as the open-files limit allows (1 if N fits one process)
 #   N_FIT=1          when the open-files hard limit cannot be raised to what N needs, run the
 #                    scale pass with the largest N it allows (marked in the table) instead of
-#                    failing
+#                    failing (with PROCS=1)
 #   SCALE_SYSCTL=1   raise fs.nr_open, fs.file-max, net.core.somaxconn and
 #                    net.ipv4.tcp_max_syn_backlog where they are too low (restored on exit)
 #   SSE_BENCH_SERVER asio-sse benchmark server [build/tests/bench/sse-bench-server]
@@ -63,6 +69,9 @@ CHURN_N=${CHURN_N:-10000}
 CHURN=${CHURN:-10000}
 CHURN_LIFE_MS=${CHURN_LIFE_MS:-500}
 PASSES=${PASSES:-scale steady churn}
+PROCS=${PROCS:-1}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+REDIS_TMP=""
 CHURN_CONNECT_TIMEOUT=20
 # Source addresses of the steady and churn passes: the churn pass's connects (its steady streams
 # and CHURN/s over warmup and window) spread as thinly as the scale pass's.
@@ -72,6 +81,7 @@ RATE=1
 SERVER_MAX_S=300      # the server exits by itself after this (timeout(1))
 FD_SPARE=256          # descriptors beyond one per stream (epoll, listener, stdio, ...)
 pin_cpus
+REDIS_PIN=("${SERVER_PIN[@]}") # Redis shares the servers' CPUs
 
 fail() { log "scale.sh: $*"; exit 1; }
 
@@ -82,6 +92,7 @@ RESTORE_SYSCTLS=()   # "key=old value" pairs, restored on exit
 
 on_exit() {
   stop_recorded
+  [[ -z $REDIS_TMP ]] || rm -rf "$REDIS_TMP"
   local kv
   for kv in "${RESTORE_SYSCTLS[@]}"; do
     if sysctl -q -w "$kv" >/dev/null 2>&1; then log "restored $kv"; else log "could not restore $kv"; fi
@@ -134,9 +145,18 @@ churn_fds() { echo $((CHURN_N + (CHURN * CHURN_LIFE_MS * 125 + 99999) / 100000 +
 
 check_limits() {
   local ok=1 need churn_need ports lo hi reach
-  need=$((N + FD_SPARE))
+  if [[ $PROCS == auto ]]; then # as few processes as fit the open-files limit
+    reach=$(reachable_nofile $((N + FD_SPARE)))
+    PROCS=$(((N + reach - FD_SPARE - 1) / (reach - FD_SPARE)))
+    log "PROCS=auto: $PROCS server process(es) for N=$N (open-files limit reachable: $reach)"
+  fi
+  [[ $PROCS =~ ^[1-9][0-9]*$ ]] || fail "PROCS must be a positive number or auto"
+  if ((PROCS > 1)); then
+    command -v "$REDIS_SERVER" >/dev/null || fail "PROCS=$PROCS needs $REDIS_SERVER (Debian: redis-server)"
+    [[ ${N_FIT:-0} != 1 ]] || fail "N_FIT is for one process (PROCS=1)"
+  fi
+  need=$(((N + PROCS - 1) / PROCS + FD_SPARE)) # per process
   churn_need=$(churn_fds)
-  log "kernel and process limits:"
   local k
   for k in fs.nr_open fs.file-max net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range \
            net.ipv4.tcp_tw_reuse net.ipv4.tcp_max_tw_buckets net.netfilter.nf_conntrack_max; do
@@ -148,7 +168,7 @@ check_limits() {
   local most=$need
   ((churn_need > most)) && most=$churn_need
   want_sysctl fs.nr_open "$most" "the ceiling of a process's open-files limit" || ok=0
-  want_sysctl fs.file-max $((2 * most + 65536)) "server and client descriptors together" || ok=0
+  want_sysctl fs.file-max $((2 * (N > CHURN_N ? N : CHURN_N) + 65536)) "server and client descriptors together" || ok=0
   # The accept queue: connects in flight at once must fit (the server asks for SOMAXCONN).
   want_sysctl net.core.somaxconn "$RAMP_BATCH" "the accept queue must hold RAMP_BATCH connects" || true
   want_sysctl net.ipv4.tcp_max_syn_backlog "$RAMP_BATCH" "half-open connects in flight" || true
@@ -167,7 +187,7 @@ check_limits() {
   reach=$(reachable_nofile "$most")
   if ((reach < need)) && [[ " $PASSES " == *" scale "* ]]; then
     local msg
-    msg="the open-files hard limit is $(ulimit -Hn) and cannot be raised to $need (N=$N + $FD_SPARE):"
+    msg="the open-files hard limit is $(ulimit -Hn) and cannot be raised to $need (N=$N / PROCS=$PROCS + $FD_SPARE):"
     msg+=" this shell and its children lack CAP_SYS_RESOURCE"
     if [[ ${N_FIT:-0} == 1 ]]; then
       N_ASKED=$N
@@ -176,7 +196,7 @@ check_limits() {
       SOURCE_ADDRS=${SOURCE_ADDRS_USER:-$((N / 5000 + 1))}
       log "  $msg; N_FIT=1: the scale pass runs N=$N instead of $N_ASKED"
     else
-      fail "$msg. Raise it before (ulimit -Hn as root, limits.conf, systemd LimitNOFILE=) or run with N_FIT=1 (the largest N that fits)"
+      fail "$msg. Raise it before (ulimit -Hn as root, limits.conf, systemd LimitNOFILE=), split N over processes (PROCS=auto) or run with N_FIT=1 (the largest N that fits one)"
     fi
   fi
   if ((reach < churn_need)) && [[ " $PASSES " == *" churn "* ]]; then
@@ -185,69 +205,112 @@ check_limits() {
 }
 
 # ---------------------------------------------------------------------------
-# One pass: name streams source_addrs connect_timeout churn. Appends a row to ROWS.
+# One pass: name streams source_addrs connect_timeout churn [procs]. Appends a row to ROWS.
+# With procs > 1 the streams are split over that many servers on ports of their own (each a
+# process, within its own open-files limit) and as many loads, one per server; the servers'
+# channel is one `redis_channel` on a Redis of our own, the first server publishes (--rate) and
+# the others only deliver, so one broadcast reaches every stream of every process. The loads
+# hold after their ramps and measure one window together (--hold, SIGUSR1); their figures are
+# summed (streams, events/s, server CPU, RSS growth), their latency histograms merged, and the
+# connect time is the slowest load's ramp (they ramp at once).
 ROWS=()
 declare -A CPU=() CHURN_OPS=()  # per pass: server CPU %, churn streams opened + closed per second
 run_pass() {
-  local name=$1 n=$2 addrs=$3 ct=$4 churn=$5
-  local logp=$LOG_DIR/$name port wrapper spid res
-  port=$(free_port) || fail "no free port"
-  "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events \
-    --rate "$RATE" --payload "$PAYLOAD" >"$logp.server.log" 2>&1 &
-  wrapper=$!
-  disown "$wrapper"
-  CHILDREN+=("$wrapper")
-  spid=$(wait_children "$wrapper") || { log "$name: server did not start (see $logp.server.log)"; return 1; }
-  CHILDREN+=("$spid")
-  wait_port "$port" "$wrapper" || { log "$name: server did not listen (see $logp.server.log)"; stop_recorded; return 1; }
-  local churn_args=()
+  local name=$1 n=$2 addrs=$3 ct=$4 churn=$5 procs=${6:-1}
+  local logp=$LOG_DIR/$name k port wrapper spid res redis_args=() ports=() spids=() lpids=() wrappers=()
+  if ((procs > 1)); then
+    start_redis "$logp" || { log "$name: redis-server did not start (see $logp.redis.log)"; stop_recorded; return 1; }
+    redis_args=(--redis-port "$REDIS_PORT")
+  fi
+  for ((k = 1; k <= procs; k++)); do
+    port=$(free_port) || fail "no free port"
+    "${SERVER_PIN[@]}" timeout "$SERVER_MAX_S" "$SSE_BENCH_SERVER" --port "$port" --path /events \
+      --rate "$((k == 1 ? RATE : 0))" --payload "$PAYLOAD" "${redis_args[@]}" >"$logp.p$k.server.log" 2>&1 &
+    wrapper=$!
+    disown "$wrapper"
+    CHILDREN+=("$wrapper")
+    spid=$(wait_children "$wrapper") || { log "$name: server $k did not start (see $logp.p$k.server.log)"; stop_recorded; return 1; }
+    CHILDREN+=("$spid")
+    wait_port "$port" "$wrapper" || { log "$name: server $k did not listen (see $logp.p$k.server.log)"; stop_recorded; return 1; }
+    ports+=("$port") spids+=("$spid")
+  done
+  local churn_args=() hold_args=()
   ((churn > 0)) && churn_args=(--churn "$churn" --churn-life-ms "$CHURN_LIFE_MS")
   local over0 drop0
   over0=$(netstat_field ListenOverflows)
   drop0=$(netstat_field ListenDrops)
-  log "== $name: $n streams from $addrs source address(es)${churn_args[*]:+, ${churn_args[*]}}"
-  timeout $((ct + WARMUP + DURATION + 20)) \
-    "${CLIENT_PIN[@]}" "$SSE_LOAD" --url "http://127.0.0.1:$port/events" --streams "$n" \
-    --warmup "$WARMUP" --duration "$DURATION" --connect-timeout "$ct" --ramp-batch "$RAMP_BATCH" \
-    --source-addrs "$addrs" "${churn_args[@]}" --server-pid "$spid" >"$logp.load.log" 2>&1 || true
+  log "== $name: $n streams from $addrs source address(es)${churn_args[*]:+, ${churn_args[*]}}$( ((procs > 1)) && echo ", $procs server processes and loads, one Redis channel")"
+  for ((k = 1; k <= procs; k++)); do
+    ((procs > 1)) && hold_args=(--hold 1 --histogram "$logp.p$k.hist")
+    timeout $((ct + WARMUP + DURATION + 20)) \
+      "${CLIENT_PIN[@]}" "$SSE_LOAD" --url "http://127.0.0.1:${ports[k - 1]}/events" \
+      --streams "$((n / procs + (k <= n % procs ? 1 : 0)))" \
+      --warmup "$WARMUP" --duration "$DURATION" --connect-timeout "$ct" --ramp-batch "$RAMP_BATCH" \
+      --source-addrs "$addrs" "${churn_args[@]}" "${hold_args[@]}" --server-pid "${spids[k - 1]}" \
+      >"$logp.p$k.load.log" 2>&1 &
+    wrappers+=("$!")
+    CHILDREN+=("$!")
+    lpids+=("$(wait_children "$!" || echo "$!")") # timeout's child: sse-load (taskset execs it)
+  done
+  if ((procs > 1)); then
+    local pairs=()
+    for ((k = 1; k <= procs; k++)); do pairs+=("$logp.p$k.load.log:${lpids[k - 1]}"); done
+    release_holds $((ct + 5)) "${pairs[@]}" || true
+  fi
+  for wrapper in "${wrappers[@]}"; do wait "$wrapper" || true; done
   local over1 drop1 overflows=NA
   over1=$(netstat_field ListenOverflows)
   drop1=$(netstat_field ListenDrops)
   [[ $over0 == NA || $over1 == NA ]] || overflows=$((over1 - over0))
-  local rss_now
-  rss_now=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status" 2>/dev/null || echo NA)
+  local rss_now=0 v
+  for spid in "${spids[@]}"; do
+    v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status" 2>/dev/null || echo NA)
+    [[ $rss_now == NA || -z $v || $v == NA ]] && rss_now=NA || rss_now=$((rss_now + v))
+  done
   stop_recorded
-  grep -v '^RESULT ' "$logp.load.log" | sed 's/^/  /' >&2 || true
-  [[ -f $logp.server.log ]] && sed 's/^/  server: /' "$logp.server.log" >&2
-  res=$(grep -m1 '^RESULT ' "$logp.load.log" || true)
-  if [[ -z $res ]]; then
-    log "$name: no RESULT (see $logp.load.log)"
+  [[ -z ${REDIS_TMP:-} ]] || { rm -rf "$REDIS_TMP"; REDIS_TMP=""; }
+  local results=() connect_ms=0
+  for ((k = 1; k <= procs; k++)); do
+    grep -v '^RESULT ' "$logp.p$k.load.log" | sed "s/^/  load $k: /" >&2 || true
+    [[ -f $logp.p$k.server.log ]] && sed "s/^/  server $k: /" "$logp.p$k.server.log" >&2
+    res=$(grep -m1 '^RESULT ' "$logp.p$k.load.log" || true)
+    [[ -n $res ]] || { log "$name: no RESULT from load $k (see $logp.p$k.load.log)"; continue; }
+    results+=("$res")
+    connect_ms=$(awk -v a="$connect_ms" -v b="$(result_field connect_ms "$res")" \
+                     'BEGIN { if (a == "NA" || b == "NA") print "NA"; else print (b + 0 > a + 0 ? b : a) }')
+  done
+  local got=${#results[@]} est recv eps errors cpu grow
+  read -r est recv eps errors cpu grow <<<"$(sum_results "${results[@]}")"
+  if ((got < procs)); then
     ROWS+=("| $name | $n | NA | NA | NA | NA | NA | NA | NA | NA | NA | NA | $overflows |")
     return 0
   fi
-  local before start rss=NA ms conn=NA
-  before=$(result_field server_rss_before_kb "$res")
-  start=$(result_field server_rss_start_kb "$res")
-  [[ $before == NA || $start == NA ]] || rss=$(((start - before) * 1024 / n))
-  ms=$(result_field connect_ms "$res")
-  [[ $ms == NA ]] || conn=$(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }')
-  local p50 p99 churn_cell=-
-  p50=$(awk -v u="$(result_field p50_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
-  p99=$(awk -v u="$(result_field p99_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
+  local rss=NA conn=NA p50 p99 churn_cell=-
+  [[ $grow == NA ]] || rss=$((grow * 1024 / n))
+  [[ $connect_ms == NA ]] || conn=$(awk -v m="$connect_ms" 'BEGIN { printf "%.2f", m / 1000 }')
+  if ((procs > 1)); then
+    read -r p50 p99 _ <<<"$(merge_hist "$logp".p*.hist)" # microseconds
+    p50=$(awk -v u="$p50" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
+    p99=$(awk -v u="$p99" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
+  else
+    p50=$(awk -v u="$(result_field p50_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
+    p99=$(awk -v u="$(result_field p99_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
+  fi
   if ((churn > 0)); then
     churn_cell=$(awk -v o="$(result_field churn_opened "$res")" -v c="$(result_field churn_closed "$res")" \
                      -v w="$(result_field window_s "$res")" -v f="$(result_field churn_failed "$res")" \
                      'BEGIN { if (w > 0) printf "%.0f / %.0f (%d failed)", o / w, c / w, f; else print "NA" }')
   fi
-  CPU[$name]=$(result_field server_cpu_pct "$res")
+  CPU[$name]=$cpu
   CHURN_OPS[$name]=$(awk -v o="$(result_field churn_opened "$res")" -v c="$(result_field churn_closed "$res")" \
                          -v w="$(result_field window_s "$res")" 'BEGIN { print (w > 0 ? (o + c) / w : 0) }')
   local label=$n
   [[ $name == scale && -n ${N_ASKED:-} ]] && label="$n (N_FIT; asked $N_ASKED)"
-  ROWS+=("| $name | $label | $(result_field streams_established "$res") | $(result_field streams_receiving "$res") | $conn | $(result_field events_per_sec "$res") ($((n * RATE))) | $p50 | $p99 | $rss | $(result_field server_cpu_pct "$res") | $churn_cell | $(result_field errors "$res") | $overflows |")
-  log "$name: established $(result_field streams_established "$res")/$n, receiving $(result_field streams_receiving "$res")," \
-      "connect ${conn} s, $(result_field events_per_sec "$res") events/s, p50 $p50 ms, p99 $p99 ms, RSS/stream $rss B" \
-      "(RSS at exit $rss_now kB), listen overflows $overflows, drops $((${drop1/NA/0} - ${drop0/NA/0}))"
+  ((procs > 1)) && label+=" ($procs processes)"
+  ROWS+=("| $name | $label | $est | $recv | $conn | $eps ($((n * RATE))) | $p50 | $p99 | $rss | $cpu | $churn_cell | $errors | $overflows |")
+  log "$name: established $est/$n, receiving $recv, connect ${conn} s, $eps events/s, p50 $p50 ms, p99 $p99 ms," \
+      "RSS/stream $rss B (RSS at exit $rss_now kB), server CPU $cpu%, listen overflows $overflows," \
+      "drops $((${drop1/NA/0} - ${drop0/NA/0}))"
 }
 
 # ---------------------------------------------------------------------------
@@ -272,7 +335,7 @@ main() {
   local pass
   for pass in $PASSES; do
     case $pass in
-      scale)  run_pass scale "$N" "$SOURCE_ADDRS" "$CONNECT_TIMEOUT" 0 ;;
+      scale)  run_pass scale "$N" "$SOURCE_ADDRS" "$CONNECT_TIMEOUT" 0 "$PROCS" ;;
       steady) run_pass steady "$CHURN_N" "$CHURN_SOURCE_ADDRS" "$CHURN_CONNECT_TIMEOUT" 0 ;;
       churn)  run_pass churn "$CHURN_N" "$CHURN_SOURCE_ADDRS" "$CHURN_CONNECT_TIMEOUT" "$CHURN" ;;
       *) fail "unknown pass $pass (scale, steady, churn)" ;;
@@ -281,6 +344,7 @@ main() {
   local out=$RESULTS_DIR/scale.md
   {
     echo "sse-bench-server --rate $RATE --payload $PAYLOAD (CPU ${SERVER_CPUS:-any}), sse-load (CPU ${CLIENT_CPUS:-any}),"
+    ((PROCS > 1)) && echo "the scale pass split over $PROCS servers and $PROCS loads, one redis_channel (Redis on CPU ${SERVER_CPUS:-any}), one publisher,"
     echo "warmup $WARMUP s, window $DURATION s; churn: $CHURN streams/s opened and closed, each open $CHURN_LIFE_MS ms;"
     echo "$(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d). Listen overflows: the kernel's TcpExt ListenOverflows over the pass,"
     echo "for the whole network namespace (another process's too); each one costs a connect a 1 s SYN retransmission."
