@@ -8,12 +8,13 @@
 # For each rate R of RATES and each of RUNS runs, interleaved (h1, h2, h1, h2, ...): a fresh
 # sse-bench-server --http2 1 (or, for HTTPS, --tls-cert; one broadcast of R events/s, PAYLOAD
 # bytes, to every stream; pinned to SERVER_CPUS) driven by sse-load (HTTP/1.1, HTTPS) or
-# h2-load (HTTP/2) on CLIENT_CPUS, over loopback. Per row: streams established and receiving, delivered events/s, latency p50/p99
-# (publish -> client), server CPU over the window, and server memory per stream (RSS growth
-# from before the first connect to the start of the window, / N: the streams' heap, socket
-# state and nghttp2's sessions, with idle streams between broadcasts). Writes
-# RESULTS_DIR/http2.md (a markdown table, also printed; medians when RUNS > 1; each protocol's
-# ratio to HTTP/1.1's) and the logs beside it. Every process runs under timeout(1), is recorded and stopped by its PID on exit.
+# h2-load (HTTP/2) on CLIENT_CPUS, over loopback. Per row: streams established and receiving,
+# delivered events/s, latency p50/p99 (publish -> client), server CPU over the window, and
+# server memory per stream (RSS growth from before the first connect to the start of the window,
+# / N: the streams' heap, socket state and nghttp2's sessions, with idle streams between
+# broadcasts). Writes RESULTS_DIR/http2.md (a markdown table, also printed; medians when
+# RUNS > 1; each protocol's ratio to HTTP/1.1's) and the logs beside it. Every process runs
+# under timeout(1), is recorded and stopped by its PID on exit.
 #
 # Environment knobs (defaults in brackets):
 #   N                streams per pass [10000]
@@ -105,8 +106,8 @@ run_one() {
   start=$(result_field server_rss_start_kb "$res")
   [[ $before == NA || $start == NA ]] || per=$(((start - before) * 1024 / N))
   local ms50 ms99
-  ms50=$(awk -v u="$(result_field p50_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.2f", u / 1000 }')
-  ms99=$(awk -v u="$(result_field p99_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.2f", u / 1000 }')
+  ms50=$(us_to_ms "$(result_field p50_us "$res")" 2)
+  ms99=$(us_to_ms "$(result_field p99_us "$res")" 2)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proto" "$rate" "$run" "$(result_field streams_established "$res")" \
     "$(result_field streams_receiving "$res")" "$(result_field events_per_sec "$res")" "$ms50" "$ms99" \
     "$(result_field server_cpu_pct "$res")" "$per" >>"$ROWS_TSV"

@@ -68,9 +68,12 @@ pin_cpus() {
 }
 
 result_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }  # KEY "RESULT line": its value
+us_to_ms() {  # microseconds [decimals, 1]: milliseconds; NA stays NA
+  awk -v u="$1" -v d="${2:-1}" 'BEGIN { if (u == "NA" || u == "") print "NA"; else printf "%.*f\n", d, u / 1000 }'
+}
 
 # Starts a Redis of our own on a free loopback port, without persistence, in a
-# temporary directory (REDIS_TMP: the caller removes it); sets REDIS_PORT and REDIS_PID
+# temporary directory (REDIS_TMP: drop_redis_dir removes it); sets REDIS_PORT and REDIS_PID
 # (redis-server itself, whose CPU time is sampled). Argument: logprefix. Uses the caller's
 # REDIS_SERVER, REDIS_PIN (a command prefix, may be empty), SERVER_MAX_S and CHILDREN.
 start_redis() {
@@ -85,6 +88,13 @@ start_redis() {
   REDIS_PID=$(wait_children "$wrapper") || return 1
   CHILDREN+=("$REDIS_PID")
   wait_port "$REDIS_PORT" "$wrapper"
+}
+
+drop_redis_dir() {  # after the Redis of start_redis has stopped
+  if [[ -n ${REDIS_TMP:-} ]]; then
+    rm -rf "$REDIS_TMP"
+    REDIS_TMP=""
+  fi
 }
 
 # Merges sse-load --histogram files exactly as sse-load merges its threads'

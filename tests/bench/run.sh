@@ -191,10 +191,7 @@ stop_children() {  # newest first: the publisher goes before nginx, the nodes be
     rm -rf "$NCHAN_TMP"
     NCHAN_TMP=""
   fi
-  if [[ -n $REDIS_TMP ]]; then
-    rm -rf "$REDIS_TMP"
-    REDIS_TMP=""
-  fi
+  drop_redis_dir
 }
 
 trap stop_children EXIT

@@ -16,7 +16,8 @@
 # first and prints them; it changes a sysctl only with SCALE_SYSCTL=1 (and says so, and puts it
 # back on exit). Where one process may not hold N descriptors, PROCS splits the scale pass over
 # several servers (one broadcast still, through Redis; below). Every process runs under
-# timeout(1), is recorded and stopped by its PID on exit. Writes RESULTS_DIR/scale.md (a markdown table, also printed) and the logs beside it.
+# timeout(1), is recorded and stopped by its PID on exit. Writes RESULTS_DIR/scale.md (a
+# markdown table, also printed) and the logs beside it.
 #
 # Environment knobs (defaults in brackets):
 #   N                streams of the scale pass [100000]
@@ -92,7 +93,7 @@ RESTORE_SYSCTLS=()   # "key=old value" pairs, restored on exit
 
 on_exit() {
   stop_recorded
-  [[ -z $REDIS_TMP ]] || rm -rf "$REDIS_TMP"
+  drop_redis_dir
   local kv
   for kv in "${RESTORE_SYSCTLS[@]}"; do
     if sysctl -q -w "$kv" >/dev/null 2>&1; then log "restored $kv"; else log "could not restore $kv"; fi
@@ -158,6 +159,7 @@ check_limits() {
   need=$(((N + PROCS - 1) / PROCS + FD_SPARE)) # per process
   churn_need=$(churn_fds)
   local k
+  log "kernel and process limits:"
   for k in fs.nr_open fs.file-max net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range \
            net.ipv4.tcp_tw_reuse net.ipv4.tcp_max_tw_buckets net.netfilter.nf_conntrack_max; do
     log "  $k = $(sysval "$k")"
@@ -265,10 +267,10 @@ run_pass() {
   local rss_now=0 v
   for spid in "${spids[@]}"; do
     v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status" 2>/dev/null || echo NA)
-    [[ $rss_now == NA || -z $v || $v == NA ]] && rss_now=NA || rss_now=$((rss_now + v))
+    if [[ $rss_now == NA || -z $v || $v == NA ]]; then rss_now=NA; else rss_now=$((rss_now + v)); fi
   done
   stop_recorded
-  [[ -z ${REDIS_TMP:-} ]] || { rm -rf "$REDIS_TMP"; REDIS_TMP=""; }
+  drop_redis_dir
   local results=() connect_ms=0
   for ((k = 1; k <= procs; k++)); do
     grep -v '^RESULT ' "$logp.p$k.load.log" | sed "s/^/  load $k: /" >&2 || true
@@ -290,12 +292,12 @@ run_pass() {
   [[ $connect_ms == NA ]] || conn=$(awk -v m="$connect_ms" 'BEGIN { printf "%.2f", m / 1000 }')
   if ((procs > 1)); then
     read -r p50 p99 _ <<<"$(merge_hist "$logp".p*.hist)" # microseconds
-    p50=$(awk -v u="$p50" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
-    p99=$(awk -v u="$p99" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
   else
-    p50=$(awk -v u="$(result_field p50_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
-    p99=$(awk -v u="$(result_field p99_us "$res")" 'BEGIN { if (u == "NA") print "NA"; else printf "%.1f", u / 1000 }')
+    p50=$(result_field p50_us "$res")
+    p99=$(result_field p99_us "$res")
   fi
+  p50=$(us_to_ms "$p50")
+  p99=$(us_to_ms "$p99")
   if ((churn > 0)); then
     churn_cell=$(awk -v o="$(result_field churn_opened "$res")" -v c="$(result_field churn_closed "$res")" \
                      -v w="$(result_field window_s "$res")" -v f="$(result_field churn_failed "$res")" \
