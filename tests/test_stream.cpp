@@ -93,6 +93,50 @@ TEST_CASE("stream: a client that disconnects stops its timers and runs on_close 
     CHECK(f.srv.stats().connections_open == 0);
 }
 
+TEST_CASE("stream: timer callbacks that hold their stream do not keep it once the client leaves", "[stream]")
+{
+    std::weak_ptr<sse::stream> weak;
+    test::signal closed;
+    test::server_fixture f;
+    f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+        weak = s;
+        s->every(5ms, [s] { s->send(sse::event("tick")); }); // the usual way to write it
+        s->after(1h, [s] { s->send(sse::event("never")); });
+        s->on_close([&](std::error_code) { closed.set(); });
+    });
+    f.run();
+    {
+        auto c = client::get(f.port(), "/events");
+        c.read_head();
+        c.read_events(3);
+    }
+    REQUIRE(closed.wait());
+    for (int i = 0; i < 500 && !weak.expired(); ++i) std::this_thread::sleep_for(2ms); // handlers drain
+    CHECK(weak.expired());
+}
+
+TEST_CASE("stream: an io_context destroyed under an open stream frees it, timers and all", "[stream]")
+{
+    std::weak_ptr<sse::stream> weak;
+    {
+        test::server_fixture f;
+        f.srv.on_stream("/events", [&](sse::stream_ptr s) {
+            weak = s;
+            s->every(5ms, [s] { s->send(sse::event("tick")); });
+            s->after(1h, [s] {});
+        });
+        f.run();
+        auto c = client::get(f.port(), "/events");
+        c.read_head();
+        c.read_events(2);
+        f.io.stop(); // no graceful stop: the stream is open when the context goes
+        for (auto& t : f.pool) t.join();
+        f.pool.clear();
+        CHECK_FALSE(weak.expired());
+    }
+    CHECK(weak.expired());
+}
+
 TEST_CASE("stream: close() flushes what is queued then ends the response", "[stream]")
 {
     std::promise<bool> late_sent; // asserted on the test thread: Catch is not thread-safe
@@ -481,6 +525,13 @@ TEST_CASE("stream: a write the peer never accepts ends at the write timeout", "[
     sse::server_options o;
     o.write_timeout = 300ms;
     o.max_queue_bytes = 2 * total; // so only the stalled write can end it
+    bool quiet_first = false;
+    SECTION("from the start") {}
+    SECTION("after heartbeats: the sweep, which passed the quiet stream by, still watches the write")
+    {
+        o.heartbeat = 50ms;
+        quiet_first = true;
+    }
     test::stream_inbox got;
     test::signal closed;
     std::error_code reason;
@@ -495,8 +546,13 @@ TEST_CASE("stream: a write the peer never accepts ends at the write timeout", "[
     client c(f.port());
     int small = 4096;
     ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    c.send("GET /events HTTP/1.1\r\nHost: h\r\n\r\n"); // and never read
+    c.send("GET /events HTTP/1.1\r\nHost: h\r\n\r\n"); // and never read (but the heartbeats)
     auto s = got.next();
+    if (quiet_first) {
+        c.read_head();
+        REQUIRE(c.read_until(":\n", 2s) == ":\n");
+        REQUIRE(c.read_until(":\n", 2s) == ":\n");
+    }
     const std::string payload(1000, 'w');
     for (std::size_t sent = 0; sent < total && s->send(sse::event(payload)); sent += payload.size()) {
     }

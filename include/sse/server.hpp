@@ -232,19 +232,20 @@ private:
             });
         }
 
-        // Every session's housekeeping (heartbeats, stalled writes, close deadlines) on one timer;
-        // once the server is stopping (when it looks more often: stop() cuts its wait short) and
-        // every session is gone, it ends too.
+        // Every session's housekeeping (heartbeats, stalled writes, close deadlines) on one timer:
+        // each round visits the sessions due (see session_list). Once the server is stopping, it
+        // visits every one, more often (stop() cuts its wait short), and ends when all are gone.
         void do_sweep()
         {
             const bool stopping = state->stopping.load(std::memory_order_acquire);
             sweeper.expires_after(stopping ? std::min(sweep_period(state->options), std::chrono::milliseconds(10))
                                            : sweep_period(state->options));
             sweeper.async_wait([self = this->shared_from_this()](std::error_code ec) {
-                if (ec && !self->state->stopping.load(std::memory_order_acquire)) return;
-                auto live = self->state->live();
-                if (live.empty() && self->state->stopping.load(std::memory_order_acquire)) return;
+                const bool stopping = self->state->stopping.load(std::memory_order_acquire);
+                if (ec && !stopping) return;
                 const auto now = std::chrono::steady_clock::now();
+                auto live = stopping ? self->state->sessions.live() : self->state->sessions.due(now);
+                if (live.empty() && stopping) return;
                 for (auto& s : live) s->sweep(now);
                 live.clear();
                 self->do_sweep();
@@ -382,7 +383,7 @@ private:
             i->backoff.cancel();
             i->sweeper.expires_after(std::chrono::milliseconds(10)); // cuts a pending sweep wait short
         });
-        for (auto& s : st.live()) s->shutdown();
+        for (auto& s : st.sessions.live()) s->shutdown();
     }
 
     std::shared_ptr<impl> impl_;

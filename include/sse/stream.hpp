@@ -144,13 +144,15 @@ public:
     /** @brief Calls `fn` on the strand every `interval` (first call after one interval) until the
         stream closes. Ticks do not drift: each is scheduled from the previous deadline. A tick
         may run up to 1 ms late: deadlines are rounded up to the millisecond so that the timers
-        of many streams falling due together share one wakeup. */
+        of many streams falling due together share one wakeup. `fn` is destroyed when the
+        stream closes (or its io_context goes), so it may hold the stream (`[s]`). */
     void every(clock::duration interval, std::function<void()> fn)
     {
         start_timer(interval, std::move(fn), true);
     }
 
-    /// Calls `fn` on the strand once, after `delay` (up to 1 ms more), unless the stream closes first.
+    /// Calls `fn` on the strand once, after `delay` (up to 1 ms more), unless the stream closes
+    /// first; then destroys it, as `every()` does.
     void after(clock::duration delay, std::function<void()> fn) { start_timer(delay, std::move(fn), false); }
 
     /** @brief Registers `fn` to run once when the stream closes, with the reason (an empty code
@@ -260,7 +262,6 @@ private:
     friend class detail::fanout;
 
     enum class state : unsigned char { handshake, open, closing, closed };
-    using strand_timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, executor_type>;
     using kind = detail::item_kind;
     using results = detail::send_queue::results;
 
@@ -336,6 +337,7 @@ private:
         } else {
             state_ = state::closing;
             close_deadline_ = clock::now() + within;
+            reg_.next_sweep(clock::time_point::min()); // the sweep watches the deadline
         }
         if (reason) close_reason_ = reason;
     }
@@ -357,17 +359,36 @@ private:
         }
     }
 
+    // A timer of every() or after(), run by the lane (which rounds its wakeup up to the
+    // millisecond: timers of many streams that fall due within one millisecond share it). `due`
+    // itself stays exact, so repeating ticks do not drift.
+    // A timer exists while it is queued or firing (then it is freed, or queued again).
+    struct timer final : detail::lane_timer {
+        std::shared_ptr<stream> self;
+        std::function<void()> fn;
+        clock::duration period{};
+        bool repeat = false;
+        void fire() override
+        {
+            auto s = self; // on_time may free the timer
+            s->on_time(*this);
+        }
+        std::shared_ptr<void> release() noexcept override
+        {
+            fn = nullptr; // which may hold the stream too
+            return std::move(self);
+        }
+    };
+
     void start_timer(clock::duration d, std::function<void()> fn, bool repeat);
 
-    // Waits until `due` rounded up to the next millisecond: timers of many streams that fall due
-    // within the same millisecond then share one wakeup. `due` itself stays exact, so repeating
-    // ticks do not drift.
-    void wait_timer(std::list<strand_timer>::iterator it, clock::time_point due, clock::duration d,
-                    std::function<void()> fn, bool repeat);
+    // On the strand: `t` is due.
+    void on_time(timer& t);
 
     // detail::session: the server's periodic sweep (on any thread) sends heartbeats to quiet
     // streams, and ends stalled writes and graceful closes past their deadline. One sweep for
-    // all streams costs less than a timer per stream.
+    // all streams costs less than a timer per stream; each tells it (reg_.next_sweep) the
+    // earliest it can need it again, and is passed by until then.
     void sweep(clock::time_point now) override;
 
     bool was_opened() const
@@ -439,7 +460,7 @@ protected:
 
 private:
     std::error_code close_reason_; // written under mu_ (the strand's, or a send's that overflows)
-    std::unique_ptr<std::list<strand_timer>> timers_; // made by the first every()/after()
+    std::unique_ptr<std::list<timer>> timers_; // strand-owned, made by the first every()/after()
 
     // The stream whose timer callback runs on this thread now (it flushes when the callback returns).
     static inline thread_local const stream* ticking_ = nullptr;

@@ -3,6 +3,7 @@
 #define ASIO_SSE_DETAIL_LANE_HPP
 
 #include <sse/detail/asio.hpp>
+#include <sse/detail/timer_heap.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -23,6 +24,19 @@ protected:
     ~flushable() = default;
 };
 
+/// A timer that a lane fires, on its strand, once due. While queued it keeps what it needs
+/// alive (its stream, its callback), as a pending asynchronous wait would.
+struct lane_timer : timer_node {
+    /// On the lane's strand: the timer is due (and no longer queued).
+    virtual void fire() = 0;
+    /// The lane goes while the timer is queued: the timer drops what it holds, all but the
+    /// reference to its owner, which it returns for the lane to drop once every timer is out.
+    virtual std::shared_ptr<void> release() noexcept = 0;
+
+protected:
+    ~lane_timer() = default;
+};
+
 /** @brief A strand that streams share, and the streams on it that have something to write.
 
     However many of its streams an event reaches, one handler on the strand flushes them all:
@@ -33,6 +47,9 @@ protected:
     A stream may also wait for a coalescing window (`server_options::flush_delay`): one timer
     per lane, due at the earliest window's end, flushes every stream that is waiting then, so
     what reaches a stream within the window leaves in one write.
+
+    And it runs its streams' timers (`stream::every`, `after`) from one heap on one Asio timer,
+    due at the earliest: a tick then costs no asynchronous operation of its own.
 */
 class lane : public std::enable_shared_from_this<lane> {
 public:
@@ -42,8 +59,23 @@ public:
     /// lanes of one context, all reached by one publish, do not all flush at the same instant
     /// (other work, such as the publisher's own timer, runs between them).
     explicit lane(const asio::any_io_executor& ex, double early = 0)
-        : strand_(asio::make_strand(ex)), early_(early), timer_(strand_)
+        : strand_(asio::make_strand(ex)), early_(early), timer_(strand_), ticks_(strand_)
     {
+    }
+
+    lane(const lane&) = delete;
+    lane& operator=(const lane&) = delete;
+
+    // The timers still queued keep their streams, and each stream its timers: let go of them
+    // (the streams last: one may own several of the timers).
+    ~lane()
+    {
+        std::vector<std::shared_ptr<void>> owners;
+        owners.reserve(timers_.size());
+        while (timer_node* n = timers_.top()) {
+            timers_.remove(*n);
+            owners.push_back(static_cast<lane_timer*>(n)->release());
+        }
     }
 
     const asio::strand<asio::any_io_executor>& strand() const noexcept { return strand_; }
@@ -80,7 +112,62 @@ public:
         });
     }
 
+    /// On the strand: `t` (not queued) fires on the strand once `t.due` has passed; its
+    /// wakeup is rounded up to the millisecond, so that the timers due within one millisecond
+    /// share it. Catching up, a timer may fire late, never early.
+    void add_timer(lane_timer& t)
+    {
+        timers_.push(t);
+        if (timers_.top() == &t) arm_ticks();
+    }
+
+    /// On the strand: `t` does not fire (unless it is firing now). The lane keeps no work
+    /// pending once it has no timer left.
+    void cancel_timer(lane_timer& t)
+    {
+        timers_.remove(t);
+        if (timers_.empty() && ticks_armed_) {
+            ticks_armed_ = false;
+            ticks_.cancel();
+        }
+    }
+
 private:
+    // On the strand: the Asio timer waits for the earliest lane timer (unless it waits for an
+    // earlier instant already: it then looks again).
+    void arm_ticks()
+    {
+        const auto at = clock::time_point(std::chrono::duration_cast<clock::duration>(
+            std::chrono::ceil<std::chrono::milliseconds>(timers_.top()->due.time_since_epoch())));
+        if (ticks_armed_ && at >= ticks_at_) return;
+        ticks_armed_ = true;
+        ticks_at_ = at;
+        ticks_.expires_at(at); // a wait for later is cancelled: its handler does nothing
+        ticks_.async_wait([w = weak_from_this()](asio_error_code ec) {
+            if (ec) return;
+            if (auto self = w.lock()) self->fire_due();
+        });
+    }
+
+    // On the strand: fires the timers due now (as many as were queued: one that keeps coming
+    // due again, catching up, waits for the next turn), then waits for the next.
+    void fire_due()
+    {
+        ticks_armed_ = false;
+        const auto now = clock::now();
+        try {
+            for (std::size_t n = timers_.size(); n > 0; --n) {
+                timer_node* t = timers_.pop_due(now);
+                if (!t) break;
+                static_cast<lane_timer*>(t)->fire();
+            }
+        } catch (...) {
+            if (!timers_.empty()) arm_ticks();
+            throw;
+        }
+        if (!timers_.empty()) arm_ticks();
+    }
+
     // On the strand: the timer waits for the earliest window's end (a wait for a later one is
     // cancelled, and its handler does nothing).
     void arm()
@@ -138,7 +225,12 @@ private:
     clock::time_point due_{};                       // when the timer ends their wait
     std::vector<std::weak_ptr<flushable>> running_; // strand-owned
     const double early_;
-    asio::basic_waitable_timer<clock, asio::wait_traits<clock>, asio::strand<asio::any_io_executor>> timer_; // strand-owned
+    using strand_timer = asio::basic_waitable_timer<clock, asio::wait_traits<clock>, asio::strand<asio::any_io_executor>>;
+    strand_timer timer_; // strand-owned, as are the four below
+    timer_heap timers_;
+    strand_timer ticks_; // waits for timers_.top()
+    bool ticks_armed_ = false;
+    clock::time_point ticks_at_{};
 };
 
 /** @brief The lanes of one execution context, shared by every server on it: 64 strands handed

@@ -5,31 +5,18 @@
 #include <sse/detail/asio.hpp>
 #include <sse/detail/client_limits.hpp>
 #include <sse/detail/lane.hpp>
+#include <sse/detail/sessions.hpp>
 #include <sse/detail/shared_buffer.hpp>
 #include <sse/options.hpp>
 #include <sse/stats.hpp>
 
 #include <atomic>
 #include <chrono>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <utility>
-#include <vector>
 
 namespace sse::detail {
-
-/// Anything a stopping server must end: a connection still reading its head, or a stream.
-class session {
-public:
-    virtual ~session() = default;
-    /// Ends the session soon (flushing what a stream has queued, within the shutdown timeout).
-    /// Safe from any thread.
-    virtual void shutdown() = 0;
-    /// Periodic housekeeping driven by the server (heartbeats, deadlines). Safe from any thread.
-    virtual void sweep(std::chrono::steady_clock::time_point) {}
-};
 
 /// What a server shares with its connections and streams; outlives all of them.
 struct server_state {
@@ -63,35 +50,11 @@ struct server_state {
     /// Sent to every stream by `stop(final)`; written before `stopping` is set.
     shared_buffer final_event;
 
-    using registration = std::list<std::weak_ptr<session>>::iterator;
-
-    registration add(std::weak_ptr<session> s)
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        return sessions_.insert(sessions_.end(), std::move(s));
-    }
-
-    void remove(registration r)
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        sessions_.erase(r);
-    }
-
-    /// The sessions alive now.
-    std::vector<std::shared_ptr<session>> live()
-    {
-        std::vector<std::shared_ptr<session>> out;
-        std::lock_guard<std::mutex> lock(mu_);
-        out.reserve(sessions_.size());
-        for (auto& w : sessions_)
-            if (auto s = w.lock()) out.push_back(std::move(s));
-        return out;
-    }
+    /// Its connections and streams (see `registered`).
+    session_list sessions;
 
 private:
     lane_service& lanes_;
-    std::mutex mu_;
-    std::list<std::weak_ptr<session>> sessions_;
 };
 
 /// One accepted TCP connection counted in `connections_open` (and, with `client`, admitted by
@@ -145,35 +108,33 @@ private:
     std::shared_ptr<std::atomic<std::size_t>> route_streams_;
 };
 
-/// Registers a session for its lifetime (remove on destruction).
+/// Registers a session, from `enroll` until `leave` or destruction. Its owner serializes the
+/// calls (a stream under its lock).
 class registered {
 public:
     registered(std::shared_ptr<server_state> state) : state_(std::move(state)) {}
     registered(const registered&) = delete;
     registered& operator=(const registered&) = delete;
-    ~registered()
-    {
-        if (active_) state_->remove(reg_);
-    }
-    void enroll(std::weak_ptr<session> s)
-    {
-        reg_ = state_->add(std::move(s));
-        active_ = true;
-    }
+    ~registered() { leave(); }
+    void enroll(std::weak_ptr<session> s) { entry_ = state_->sessions.add(std::move(s)); }
     /// Ends the registration early (a closed stream the application still holds is not a
     /// session: the server's sweep and stop() no longer wait for it).
     void leave()
     {
-        if (active_) state_->remove(reg_);
-        active_ = false;
+        if (entry_) state_->sessions.remove(std::exchange(entry_, nullptr));
+    }
+    /// The server's sweep may pass the session by until `t` (`time_point::min()`: it visits at
+    /// its next round). Nothing once left.
+    void next_sweep(std::chrono::steady_clock::time_point t) noexcept
+    {
+        if (entry_) entry_->due.store(t.time_since_epoch().count(), std::memory_order_relaxed);
     }
     server_state& state() const noexcept { return *state_; }
     const std::shared_ptr<server_state>& state_ptr() const noexcept { return state_; }
 
 private:
     std::shared_ptr<server_state> state_;
-    server_state::registration reg_{};
-    bool active_ = false;
+    session_list::entry* entry_ = nullptr;
 };
 
 } // namespace sse::detail

@@ -167,6 +167,8 @@ inline void stream::begin_close(std::error_code reason, std::chrono::millisecond
 
 inline void stream::finish(std::error_code reason)
 {
+    std::shared_ptr<stream> keep; // declared first: the last to go
+    std::unique_ptr<std::list<timer>> timers; // freed before `keep` (a callback may hold the stream)
     std::vector<std::function<void(std::error_code)>> callbacks;
     std::forward_list<detail::membership> channels;
     results waiters;
@@ -184,8 +186,11 @@ inline void stream::finish(std::error_code reason)
     }
     finished_ = true;
     close_transport();
-    if (timers_)
-        for (auto& t : *timers_) t.cancel();
+    if (timers_) {
+        keep = shared_from_this(); // its timers may hold the last references
+        for (auto& t : *timers_) lane_.cancel_timer(t);
+        timers = std::move(timers_);
+    }
     slot_.release();
     for (auto& m : channels)
         if (auto ch = m.channel.lock()) ch->remove(m);
@@ -199,32 +204,34 @@ inline void stream::start_timer(clock::duration d, std::function<void()> fn, boo
     if (is_closed()) return;
     asio::dispatch(lane_.strand(), [self = shared_from_this(), d, fn = std::move(fn), repeat]() mutable {
         if (!self->is_open()) return;
-        auto& timers = self->timers_;
-        if (!timers) timers = std::make_unique<std::list<strand_timer>>();
-        timers->emplace_back(self->lane_.strand()); // its handlers run on the strand
-        self->wait_timer(std::prev(timers->end()), clock::now() + d, d, std::move(fn), repeat);
+        if (!self->timers_) self->timers_ = std::make_unique<std::list<timer>>();
+        auto& t = self->timers_->emplace_back();
+        t.fn = std::move(fn);
+        t.period = d;
+        t.repeat = repeat;
+        t.due = clock::now() + d;
+        t.self = self;
+        self->lane_.add_timer(t);
     });
 }
 
-inline void stream::wait_timer(std::list<strand_timer>::iterator it, clock::time_point due, clock::duration d,
-                               std::function<void()> fn, bool repeat)
+inline void stream::on_time(timer& t)
 {
-    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due.time_since_epoch());
-    it->expires_at(clock::time_point(std::chrono::duration_cast<clock::duration>(ms)));
-    it->async_wait([self = shared_from_this(), it, due, d, fn = std::move(fn), repeat](std::error_code ec) mutable {
-        if (ec || !self->is_open()) {
-            self->timers_->erase(it);
-            return;
-        }
-        ticking_ = self.get(); // what fn sends waits for the flush below, not for the lane
-        self->invoke(fn);
+    if (is_open()) {
+        auto fn = std::move(t.fn); // if fn closes the stream, finish() frees t
+        ticking_ = this;           // what fn sends waits for the flush below, not for the lane
+        invoke(fn);
         ticking_ = nullptr;
-        self->flush();
-        if (repeat && self->is_open())
-            self->wait_timer(it, due + d, d, std::move(fn), repeat);
-        else
-            self->timers_->erase(it);
-    });
+        flush();
+        if (finished_) return;
+        t.fn = std::move(fn);
+    }
+    if (t.repeat && is_open()) {
+        t.due += t.period;
+        return lane_.add_timer(t);
+    }
+    // done: a one-shot timer, or the stream is closing (fire() holds the stream)
+    timers_->remove_if([&](const timer& x) { return &x == &t; });
 }
 
 inline void stream::sweep(clock::time_point now)
@@ -242,6 +249,14 @@ inline void stream::sweep(clock::time_point now)
         else if (state_ == state::open && !writing && !queue_.has_pending() && o.heartbeat.count() > 0 &&
                  now - last_write_ >= o.heartbeat)
             act = ping;
+        // the earliest any of these can be due (a write that starts later stalls later; a close
+        // that begins brings this forward, see stop_accepting)
+        auto next = (writing ? write_started_ : now) + o.write_timeout;
+        if (state_ == state::closing)
+            next = std::min(next, close_deadline_);
+        else if (o.heartbeat.count() > 0)
+            next = std::min(next, last_write_ + o.heartbeat);
+        reg_.next_sweep(next);
     }
     if (act == ping) {
         static const auto bytes = detail::make_shared_buffer(":\n");
