@@ -21,7 +21,9 @@ struct timer_node {
 };
 
 /** @brief The timers of one lane, earliest first: a binary min-heap of nodes it does not own
-    (each stays alive, and in one heap at most, while queued). Sans-I/O.
+    (each stays alive, and in one heap at most, while queued; its `due` does not change while
+    queued). The heap keeps each node's due time beside its pointer, so that ordering reads one
+    contiguous array, not the nodes (which live in their streams, scattered). Sans-I/O.
 */
 class timer_heap {
 public:
@@ -31,12 +33,12 @@ public:
     std::size_t size() const noexcept { return heap_.size(); }
 
     /// The earliest timer (null if none).
-    timer_node* top() const noexcept { return heap_.empty() ? nullptr : heap_.front(); }
+    timer_node* top() const noexcept { return heap_.empty() ? nullptr : heap_.front().node; }
 
     /// Queues `n` (not queued yet) at `n.due`.
     void push(timer_node& n)
     {
-        heap_.push_back(&n);
+        heap_.push_back({n.due, &n});
         n.place = heap_.size() - 1;
         up(n.place);
     }
@@ -47,58 +49,62 @@ public:
         if (!n.queued()) return;
         const std::size_t i = n.place;
         n.place = timer_node::nowhere;
-        timer_node* last = heap_.back();
+        const slot last = heap_.back();
         heap_.pop_back();
-        if (last == &n) return;
-        heap_[i] = last;
-        last->place = i;
+        if (last.node == &n) return;
+        put(i, last);
         up(i);
-        down(last->place);
+        down(last.node->place);
     }
 
     /// Takes out and returns the earliest timer if it is due by `now` (else null).
     timer_node* pop_due(time_point now) noexcept
     {
-        timer_node* n = top();
-        if (!n || n->due > now) return nullptr;
+        if (heap_.empty() || heap_.front().due > now) return nullptr;
+        timer_node* n = heap_.front().node;
         remove(*n);
         return n;
     }
 
 private:
-    void put(std::size_t i, timer_node* n) noexcept
+    struct slot {
+        time_point due;
+        timer_node* node;
+    };
+
+    void put(std::size_t i, const slot& s) noexcept
     {
-        heap_[i] = n;
-        n->place = i;
+        heap_[i] = s;
+        s.node->place = i;
     }
 
     void up(std::size_t i) noexcept
     {
-        timer_node* n = heap_[i];
+        const slot s = heap_[i];
         while (i > 0) {
             const std::size_t parent = (i - 1) / 2;
-            if (heap_[parent]->due <= n->due) break;
+            if (heap_[parent].due <= s.due) break;
             put(i, heap_[parent]);
             i = parent;
         }
-        put(i, n);
+        put(i, s);
     }
 
     void down(std::size_t i) noexcept
     {
-        timer_node* n = heap_[i];
+        const slot s = heap_[i];
         for (;;) {
             std::size_t child = 2 * i + 1;
             if (child >= heap_.size()) break;
-            if (child + 1 < heap_.size() && heap_[child + 1]->due < heap_[child]->due) ++child;
-            if (n->due <= heap_[child]->due) break;
+            if (child + 1 < heap_.size() && heap_[child + 1].due < heap_[child].due) ++child;
+            if (s.due <= heap_[child].due) break;
             put(i, heap_[child]);
             i = child;
         }
-        put(i, n);
+        put(i, s);
     }
 
-    std::vector<timer_node*> heap_;
+    std::vector<slot> heap_;
 };
 
 } // namespace sse::detail
