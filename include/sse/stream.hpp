@@ -361,8 +361,8 @@ private:
 
     // A timer of every() or after(), run by the lane (which rounds its wakeup up to the
     // millisecond: timers of many streams that fall due within one millisecond share it). `due`
-    // itself stays exact, so repeating ticks do not drift.
-    // A timer exists while it is queued or firing (then it is freed, or queued again).
+    // itself stays exact, so repeating ticks do not drift. A timer exists while it is queued or
+    // firing (then it is freed, or queued again), and holds its stream meanwhile.
     struct timer final : detail::lane_timer {
         std::shared_ptr<stream> self;
         std::function<void()> fn;
